@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { LogLevel } from '@azure/functions';
+import { ConfigError, loadConfig } from '../shared/config.js';
+import { createServices, useServices } from '../shared/services.js';
+import { startAzurite, type RunningAzurite } from './azurite.js';
+import { provideFunctionsCore } from './coreShim.js';
+import { registeredFunctions } from './functionsCore.js';
+import { createRequestListener } from './server.js';
+
+/**
+ * `npm start`: the local stand-in for `func start`. Serves the very function registrations
+ * of `functions/` on http://localhost:7071/api, with an embedded Azurite and a local signing
+ * key, both kept under LOCAL_DATA_DIR (default .local/).
+ */
+async function main(): Promise<void> {
+  const started = performance.now();
+  const env = process.env;
+  const port = parsePort(env.PORT);
+  const dataDir = resolve(env.LOCAL_DATA_DIR ?? '.local');
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+
+  let adminKeySource = 'ADMIN_KEY';
+  if (!env.ADMIN_KEY) {
+    env.ADMIN_KEY = await localAdminKey(dataDir);
+    adminKeySource = join(dataDir, 'admin-key');
+  }
+
+  let azurite: RunningAzurite | undefined;
+  if (!env.STORAGE_CONNECTION) {
+    const location = join(dataDir, 'azurite');
+    await mkdir(location, { recursive: true, mode: 0o700 });
+    azurite = await startAzurite({ port: Number(env.AZURITE_PORT ?? 0), location });
+    env.STORAGE_CONNECTION = azurite.connectionString;
+  }
+
+  const config = loadConfig({ ...env, LOCAL_DATA_DIR: dataDir });
+  useServices(await createServices(config));
+
+  provideFunctionsCore();
+  const functionsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'functions');
+  for (const file of (await readdir(functionsDir)).filter((name) => name.endsWith('.js')).sort()) {
+    await import(pathToFileURL(join(functionsDir, file)).href);
+  }
+
+  const listener = createRequestListener(registeredFunctions(), {
+    log: (line) => console.log(line),
+    logLevel: (env.LOG_LEVEL as LogLevel | undefined) ?? 'information',
+  });
+  const servers = await listen(listener, env.HOST, port);
+  const address = servers[0]?.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+
+  console.log(
+    [
+      `cmg-token-auth local host listening on http://localhost:${boundPort}/api (${registeredFunctions().length} functions)`,
+      `  admin key:   ${env.ADMIN_KEY}  (from ${adminKeySource})`,
+      `  data:        ${dataDir}`,
+      `  storage:     ${azurite ? `embedded Azurite on port ${azurite.port}, data in ${join(dataDir, 'azurite')}` : 'STORAGE_CONNECTION'}`,
+      `  signing:     ${config.keyVault ? `Key Vault key ${config.keyVault.keyName}` : `local ${config.signingAlg} key in ${dataDir}`}`,
+      `  ready in ${(performance.now() - started).toFixed(0)} ms; Ctrl-C stops`,
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping`);
+    await Promise.all(servers.map((server) => new Promise<void>((done) => server.close(() => done()))));
+    await azurite?.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** Loopback only by default (IPv4 and IPv6): the admin key is printed, so the host is not exposed. */
+async function listen(
+  listener: ReturnType<typeof createRequestListener>,
+  host: string | undefined,
+  port: number,
+): Promise<Server[]> {
+  const first = await listenOn(listener, host ?? '127.0.0.1', port);
+  if (host !== undefined) return [first];
+  const address = first.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+  try {
+    return [first, await listenOn(listener, '::1', boundPort)];
+  } catch {
+    return [first]; // No IPv6 loopback on this machine.
+  }
+}
+
+function listenOn(listener: ReturnType<typeof createRequestListener>, host: string, port: number): Promise<Server> {
+  return new Promise((done, fail) => {
+    const server = createServer((req, res) => void listener(req, res));
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      done(server);
+    });
+  });
+}
+
+async function localAdminKey(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'admin-key');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    const key = randomBytes(32).toString('base64url');
+    await writeFile(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+    return key;
+  }
+}
+
+function parsePort(value: string | undefined): number {
+  if (value === undefined || value === '') return 7071;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError([`PORT: must be a port number from 0 to 65535 (got ${JSON.stringify(value)})`]);
+  }
+  return port;
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? `cmg-token-auth: ${error.message}` : error);
+  process.exit(1);
+});

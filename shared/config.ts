@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { parseCidr } from './network/cidr.js';
+
+/**
+ * Configuration, parsed once from the environment. Every variable the service reads is named
+ * here, so `configVariables` doubles as the list the infrastructure must set.
+ */
+
+const signingAlgs = ['RS256', 'PS256', 'ES256'] as const;
+export type SigningAlg = (typeof signingAlgs)[number];
+
+const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const schema = z
+  .object({
+    ADMIN_KEY: optionalText.pipe(
+      z
+        .string()
+        .min(32, 'must be at least 32 characters (use a random value)')
+        .regex(/^[A-Za-z0-9\-._~+/]+=*$/, 'must be usable as a bearer token: letters, digits and -._~+/ only')
+        .optional(),
+    ),
+    INTERNAL_NETWORKS: z
+      .string()
+      .default('127.0.0.0/8,::1/128')
+      .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part !== ''))
+      .refine((cidrs) => cidrs.every((cidr) => parseCidr(cidr) !== undefined), {
+        message: 'must be a comma-separated list of CIDR ranges such as 10.0.0.0/8,fd00::/8',
+      }),
+    APPROVAL_MODE: z.enum(['auto', 'manual']).default('auto'),
+    STORAGE_CONNECTION: optionalText,
+    KEY_VAULT_URL: optionalText.pipe(
+      z.url({ protocol: /^https$/, message: 'must be an https:// URL such as https://kv-name.vault.azure.net' }).optional(),
+    ),
+    KEY_NAME: optionalText.pipe(
+      z.string().regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be a Key Vault key name (letters, digits, dashes)').optional(),
+    ),
+    SIGNING_ALG: z.enum(signingAlgs).default('RS256'),
+    LOCAL_DATA_DIR: z.string().default('.local'),
+    TOKEN_ISSUER: z.string().min(1).default('cmg-token-auth'),
+    TOKEN_AUDIENCE: z.string().min(1).default('cmg-token-auth'),
+    TENANT_ID: z
+      .string()
+      .transform((value) => value.toLowerCase())
+      .pipe(z.string().regex(guid, 'must be a GUID'))
+      .default('00000000-0000-0000-0000-000000000000'),
+    TABLE_PREFIX: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,19}$/, 'must be letters and digits, starting with a letter').default('cmg'),
+  })
+  .superRefine((env, ctx) => {
+    if ((env.KEY_VAULT_URL === undefined) !== (env.KEY_NAME === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.KEY_VAULT_URL === undefined ? 'KEY_VAULT_URL' : 'KEY_NAME'],
+        message: 'KEY_VAULT_URL and KEY_NAME must be set together',
+      });
+    }
+    if (env.STORAGE_CONNECTION === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['STORAGE_CONNECTION'],
+        message: 'is required (npm start sets it to its embedded Azurite when unset)',
+      });
+    }
+  });
+
+export const configVariables = Object.keys(schema.shape) as readonly string[];
+
+export interface Config {
+  adminKey: string | undefined;
+  internalNetworks: readonly string[];
+  approvalMode: 'auto' | 'manual';
+  storageConnection: string;
+  keyVault: { url: string; keyName: string } | undefined;
+  signingAlg: SigningAlg;
+  localDataDir: string;
+  issuer: string;
+  audience: string;
+  tenantId: string;
+  tablePrefix: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
+    );
+  }
+  const e = result.data;
+  return {
+    adminKey: e.ADMIN_KEY,
+    internalNetworks: e.INTERNAL_NETWORKS,
+    approvalMode: e.APPROVAL_MODE,
+    storageConnection: e.STORAGE_CONNECTION ?? '',
+    keyVault: e.KEY_VAULT_URL && e.KEY_NAME ? { url: e.KEY_VAULT_URL, keyName: e.KEY_NAME } : undefined,
+    signingAlg: e.SIGNING_ALG,
+    localDataDir: e.LOCAL_DATA_DIR,
+    issuer: e.TOKEN_ISSUER,
+    audience: e.TOKEN_AUDIENCE,
+    tenantId: e.TENANT_ID,
+    tablePrefix: e.TABLE_PREFIX,
+  };
+}

@@ -1,0 +1,11 @@
+import { ServiceError } from '../errors.js';
+
+const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A route's `{id}`: a GUID, compared in lower case as the service issues them. */
+export function guidParam(value: string | undefined, what: string): string {
+  if (value === undefined || !guidPattern.test(value)) {
+    throw new ServiceError('invalid_request', `${what} must be a GUID such as 3f2a9c4e-0c1b-4a57-9d0e-6b8f1e2d3c4a`);
+  }
+  return value.toLowerCase();
+}

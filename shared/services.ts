@@ -1,0 +1,72 @@
+import { AdminKeyAuthorizer, type AdminAuthorizer } from './admin/adminAuthorizer.js';
+import { BulkTokenService } from './bulkTokens/bulkTokenService.js';
+import { TableBulkTokenStore } from './bulkTokens/tableBulkTokenStore.js';
+import { systemClock, type Clock } from './clock.js';
+import { loadConfig, type Config } from './config.js';
+import { LocalKeySigner } from './signing/localKeySigner.js';
+import type { TokenSigner } from './signing/signer.js';
+import { TableService } from './storage/tableService.js';
+import { TokenVerifier } from './tokens/verifier.js';
+
+/**
+ * The composition root: the one place that picks adapters from configuration. Handlers ask
+ * for `getServices()` and never construct an adapter themselves.
+ */
+export interface Services {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly signer: TokenSigner;
+  readonly verifier: TokenVerifier;
+  readonly tables: TableService;
+  readonly admin: AdminAuthorizer;
+  readonly bulkTokens: BulkTokenService;
+}
+
+export interface ServiceOverrides {
+  clock?: Clock;
+  signer?: TokenSigner;
+  admin?: AdminAuthorizer;
+}
+
+export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
+  const clock = overrides.clock ?? systemClock;
+  const signer = overrides.signer ?? (await createSigner(config));
+  const tables = new TableService(config.storageConnection, config.tablePrefix);
+  const claims = { issuer: config.issuer, audience: config.audience, tenantId: config.tenantId };
+  return {
+    config,
+    clock,
+    signer,
+    verifier: new TokenVerifier(signer, { ...claims, clock }),
+    tables,
+    admin: overrides.admin ?? new AdminKeyAuthorizer(config.adminKey),
+    bulkTokens: new BulkTokenService(new TableBulkTokenStore(tables), signer, clock, claims),
+  };
+}
+
+async function createSigner(config: Config): Promise<TokenSigner> {
+  if (config.keyVault) {
+    throw new Error('KEY_VAULT_URL is set but this build has no Key Vault signer yet');
+  }
+  return LocalKeySigner.open(config.localDataDir, config.signingAlg);
+}
+
+let current: Promise<Services> | undefined;
+
+/** The process's services, built from the environment on first use. */
+export function getServices(): Promise<Services> {
+  if (!current) {
+    const created = createServices(loadConfig());
+    current = created;
+    // A failed start (say, an unreadable key file) is not kept, so the next request retries.
+    created.catch(() => {
+      if (current === created) current = undefined;
+    });
+  }
+  return current;
+}
+
+/** Installs services built elsewhere: the local host at start-up, and tests. */
+export function useServices(services: Services | Promise<Services>): void {
+  current = Promise.resolve(services);
+}

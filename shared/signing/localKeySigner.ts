@@ -1,0 +1,99 @@
+import {
+  constants,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomUUID,
+  sign,
+  type KeyObject,
+} from 'node:crypto';
+import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { PublicJwk, SigningAlg, SigningKey, TokenSigner } from './signer.js';
+
+/**
+ * Signs with a private key kept in a file (PKCS#8 PEM, mode 0600) under the local data folder,
+ * generated on first use. For development and tests; in Azure the Key Vault signer is used.
+ */
+export class LocalKeySigner implements TokenSigner {
+  private constructor(
+    private readonly key: SigningKey,
+    private readonly jwk: PublicJwk,
+  ) {}
+
+  /** Loads the key for `alg` from `dir`, generating it (once) if the file does not exist. */
+  static async open(dir: string, alg: SigningAlg): Promise<LocalKeySigner> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const file = join(dir, `signing-key-${alg}.pem`);
+    const privateKey = createPrivateKey(await readOrCreateKeyFile(file, alg));
+    return LocalKeySigner.fromPrivateKey(privateKey, alg);
+  }
+
+  static async fromPrivateKey(privateKey: KeyObject, alg: SigningAlg): Promise<LocalKeySigner> {
+    const publicJwk = createPublicKey(privateKey).export({ format: 'jwk' }) as JWK;
+    const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
+    const jwk: PublicJwk = { ...publicJwk, kid, alg, use: 'sig' };
+    const key: SigningKey = { kid, alg, sign: async (data) => signWith(privateKey, alg, data) };
+    return new LocalKeySigner(key, jwk);
+  }
+
+  async signingKey(): Promise<SigningKey> {
+    return this.key;
+  }
+
+  async publicKeys(): Promise<readonly PublicJwk[]> {
+    return [this.jwk];
+  }
+}
+
+export function generatePrivateKey(alg: SigningAlg): KeyObject {
+  return alg === 'ES256'
+    ? generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
+    : generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+}
+
+function signWith(privateKey: KeyObject, alg: SigningAlg, data: Uint8Array): Uint8Array {
+  switch (alg) {
+    case 'RS256':
+      return sign('sha256', data, privateKey);
+    case 'PS256':
+      return sign('sha256', data, {
+        key: privateKey,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+      });
+    case 'ES256':
+      // JWS wants the raw R‖S form, not DER.
+      return sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  }
+}
+
+async function readOrCreateKeyFile(file: string, alg: SigningAlg): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const pem = generatePrivateKey(alg).export({ format: 'pem', type: 'pkcs8' }).toString();
+  // Written whole to a private temporary file, then linked into place: link() fails if the
+  // file appeared meanwhile, so a racing process never reads a half-written key and the
+  // first key made wins.
+  const temporary = `${file}.${process.pid}.${randomUUID()}.tmp`;
+  const handle = await open(temporary, 'wx', 0o600);
+  try {
+    await handle.writeFile(pem);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(temporary, file);
+    return pem;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFile(file, 'utf8');
+    throw error;
+  } finally {
+    await unlink(temporary);
+  }
+}

@@ -1,0 +1,87 @@
+import { DefaultAzureCredential } from '@azure/identity';
+import { RestError, TableClient, type TableServiceClientOptions } from '@azure/data-tables';
+import { UnavailableError } from '../errors.js';
+
+/**
+ * Opens the service's tables. `STORAGE_CONNECTION` is either a connection string (Azurite,
+ * or an account key where one is allowed) or an account's table endpoint URL such as
+ * https://stxyz.table.core.windows.net, used with the managed identity (keyless).
+ */
+export class TableService {
+  private readonly created = new Map<string, Promise<TableClient>>();
+
+  constructor(
+    private readonly connection: string,
+    private readonly prefix: string,
+  ) {}
+
+  /** The client for table `<prefix><name>`, creating the table on first use. */
+  table(name: string): Promise<TableClient> {
+    const tableName = `${this.prefix}${name}`;
+    let client = this.created.get(tableName);
+    if (!client) {
+      client = this.open(tableName);
+      this.created.set(tableName, client);
+      // A failed creation must not be remembered, or the table would stay unusable.
+      client.catch(() => this.created.delete(tableName));
+    }
+    return client;
+  }
+
+  /** One cheap round trip to the store, for health checks: reads at most one entity. */
+  async ping(name: string): Promise<void> {
+    const client = await this.table(name);
+    await storageCall('Table Storage', () => client.listEntities().byPage({ maxPageSize: 1 }).next());
+  }
+
+  private async open(tableName: string): Promise<TableClient> {
+    const client = createTableClient(this.connection, tableName);
+    await storageCall('Table Storage', () => client.createTable());
+    return client;
+  }
+}
+
+// Bounded: at most 3 retries, waits of 100 ms doubling to at most 1 s, so a request gives
+// up within about 2 s and answers 503 rather than holding the caller.
+const clientOptions: TableServiceClientOptions = {
+  retryOptions: { maxRetries: 3, retryDelayInMs: 100, maxRetryDelayInMs: 1000 },
+};
+
+export function createTableClient(connection: string, tableName: string): TableClient {
+  if (/^https?:\/\//i.test(connection)) {
+    return new TableClient(connection, tableName, new DefaultAzureCredential(), clientOptions);
+  }
+  const insecure = /DefaultEndpointsProtocol=http;|TableEndpoint=http:\/\/|UseDevelopmentStorage=true/i.test(connection);
+  return TableClient.fromConnectionString(connection, tableName, { ...clientOptions, allowInsecureConnection: insecure });
+}
+
+/** The Table service's error code (`EntityAlreadyExists`, `UpdateConditionNotSatisfied`, …). */
+export function storageErrorCode(error: unknown): string | undefined {
+  if (!(error instanceof RestError)) return undefined;
+  const details = error.details as { odataError?: { code?: string }; errorCode?: string } | undefined;
+  return details?.odataError?.code ?? details?.errorCode ?? error.code;
+}
+
+export function isStatus(error: unknown, status: number): boolean {
+  return error instanceof RestError && error.statusCode === status;
+}
+
+/**
+ * Runs one storage operation (the SDK has already retried it) and turns "the store is not
+ * answering" into a 503. Answers that are about the data (404, 409, 412) pass through for
+ * the caller to interpret.
+ */
+export async function storageCall<T>(what: string, operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (isUnavailable(error)) throw new UnavailableError(what, error);
+    throw error;
+  }
+}
+
+function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof RestError)) return false;
+  const status = error.statusCode;
+  return status === undefined || status === 408 || status === 429 || status >= 500;
+}

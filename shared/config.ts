@@ -17,6 +17,19 @@ const optionalText = z
   .transform((value) => (value === '' ? undefined : value))
   .optional();
 
+const booleanText = z
+  .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1');
+
+function wholeNumberText(min: number, max: number) {
+  return z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+}
+
 const schema = z
   .object({
     ADMIN_KEY: optionalText.pipe(
@@ -51,6 +64,22 @@ const schema = z
       .pipe(z.string().regex(guid, 'must be a GUID'))
       .default('00000000-0000-0000-0000-000000000000'),
     TABLE_PREFIX: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,19}$/, 'must be letters and digits, starting with a letter').default('cmg'),
+    // Admin credentials in Azure: Entra ID access tokens for ADMIN_AUDIENCE with ADMIN_APP_ROLE.
+    ADMIN_AUDIENCE: optionalText,
+    ADMIN_APP_ROLE: z.string().trim().min(1).default('CmgTokenAuth.Admin'),
+    ALLOW_ADMIN_KEY_IN_AZURE: booleanText.default(false),
+    // The user-assigned managed identity's client id; read by DefaultAzureCredential too.
+    AZURE_CLIENT_ID: optionalText,
+    KEY_REFRESH_SECONDS: wholeNumberText(30, 86_400).default(300),
+    PURGE_SCHEDULE: z
+      .string()
+      .trim()
+      .regex(/^(\S+\s+){5}\S+$/, 'must be a six-field NCRONTAB expression such as "0 0 * * * *"')
+      .default('0 17 * * * *'),
+    PURGE_TIME_BUDGET_SECONDS: wholeNumberText(10, 3_600).default(240),
+    BULK_TOKEN_RETENTION_DAYS: wholeNumberText(0, 3_650).default(30),
+    DEVICE_RETENTION_DAYS: wholeNumberText(0, 3_650).default(7),
+    PENDING_APPROVAL_DAYS: wholeNumberText(1, 3_650).default(30),
   })
   .superRefine((env, ctx) => {
     if ((env.KEY_VAULT_URL === undefined) !== (env.KEY_NAME === undefined)) {
@@ -69,7 +98,16 @@ const schema = z
     }
   });
 
+/** Every variable the service reads. */
 export const configVariables = Object.keys(schema.shape) as readonly string[];
+
+/**
+ * Variables that only make sense on a developer's machine or in tests; the others are what
+ * the Azure deployment sets as app settings (infra tests compare the two lists).
+ */
+export const localOnlyVariables: readonly string[] = ['ADMIN_KEY', 'LOCAL_DATA_DIR', 'SIGNING_ALG', 'TABLE_PREFIX'];
+
+export const azureAppSettings = configVariables.filter((name) => !localOnlyVariables.includes(name));
 
 export interface Config {
   adminKey: string | undefined;
@@ -83,6 +121,16 @@ export interface Config {
   audience: string;
   tenantId: string;
   tablePrefix: string;
+  adminAudience: string | undefined;
+  adminAppRole: string;
+  allowAdminKeyInAzure: boolean;
+  keyRefreshSeconds: number;
+  purge: {
+    timeBudgetSeconds: number;
+    bulkTokenRetentionDays: number;
+    deviceRetentionDays: number;
+    pendingApprovalDays: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -113,5 +161,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     audience: e.TOKEN_AUDIENCE,
     tenantId: e.TENANT_ID,
     tablePrefix: e.TABLE_PREFIX,
+    adminAudience: e.ADMIN_AUDIENCE,
+    adminAppRole: e.ADMIN_APP_ROLE,
+    allowAdminKeyInAzure: e.ALLOW_ADMIN_KEY_IN_AZURE,
+    keyRefreshSeconds: e.KEY_REFRESH_SECONDS,
+    purge: {
+      timeBudgetSeconds: e.PURGE_TIME_BUDGET_SECONDS,
+      bulkTokenRetentionDays: e.BULK_TOKEN_RETENTION_DAYS,
+      deviceRetentionDays: e.DEVICE_RETENTION_DAYS,
+      pendingApprovalDays: e.PENDING_APPROVAL_DAYS,
+    },
   };
 }

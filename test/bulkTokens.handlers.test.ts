@@ -5,6 +5,7 @@ import { listBulkTokens } from '../functions/listBulkTokens.js';
 import { unblockBulkToken } from '../functions/unblockBulkToken.js';
 import { installTestServices, testAdminKey, type TestServices } from './support/services.js';
 import { bearer, invoke } from './support/invoke.js';
+import { dumpTables } from './support/tables.js';
 
 let services: TestServices;
 const admin = bearer(testAdminKey);
@@ -147,5 +148,16 @@ describe('block and unblock', () => {
     expect(unknown).toMatchObject({ status: 404, body: { code: 'not_found' } });
     const malformed = await invoke(blockBulkToken, { path: '/x', headers: admin, params: { id: '../../etc' } });
     expect(malformed).toMatchObject({ status: 400, body: { code: 'invalid_request' } });
+  });
+});
+
+describe('what is stored', () => {
+  it('keeps the tracking GUID and metadata, and the token nowhere in any table', async () => {
+    const answer = await invoke(createBulkToken, { path: '/api/bulk-tokens', headers: admin, body: { description: 'audit' } });
+    const token = answer.body.token as string;
+    const [header, payload, signature] = token.split('.');
+    const stored = JSON.stringify(await dumpTables(services.config.tablePrefix));
+    expect(stored).toContain(answer.body.id as string);
+    for (const part of [token, header, payload, signature]) expect(stored).not.toContain(part);
   });
 });

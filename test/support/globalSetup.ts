@@ -1,4 +1,6 @@
-import { azuriteConnectionString, startAzurite } from '../../host/azurite.js';
+// Global set-up runs outside jest's module map, where `.js` specifiers do not resolve to the
+// TypeScript sources; so the source file is named directly and typed from its module.
+const { azuriteConnectionString, startAzurite } = require('../../host/azurite.ts') as typeof import('../../host/azurite.js');
 
 
 /**

@@ -7,6 +7,13 @@ import { LocalKeySigner } from './signing/localKeySigner.js';
 import type { TokenSigner } from './signing/signer.js';
 import { TableService } from './storage/tableService.js';
 import { TokenVerifier } from './tokens/verifier.js';
+import { DeviceAdminService } from './devices/deviceAdminService.js';
+import { DeviceTokenIssuer } from './devices/deviceTokens.js';
+import { RegistrationService } from './devices/registrationService.js';
+import { TableDeviceStore } from './devices/tableDeviceStore.js';
+import { NetworkSet } from './network/cidr.js';
+import { ProofVerifier } from './proof/proofVerifier.js';
+import { TableReplayCache } from './proof/replayCache.js';
 
 /**
  * The composition root: the one place that picks adapters from configuration. Handlers ask
@@ -20,6 +27,10 @@ export interface Services {
   readonly tables: TableService;
   readonly admin: AdminAuthorizer;
   readonly bulkTokens: BulkTokenService;
+  readonly proofs: ProofVerifier;
+  readonly internalNetworks: NetworkSet;
+  readonly registration: RegistrationService;
+  readonly deviceAdmin: DeviceAdminService;
 }
 
 export interface ServiceOverrides {
@@ -33,6 +44,9 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const signer = overrides.signer ?? (await createSigner(config));
   const tables = new TableService(config.storageConnection, config.tablePrefix);
   const claims = { issuer: config.issuer, audience: config.audience, tenantId: config.tenantId };
+  const devices = new TableDeviceStore(tables);
+  const bulkTokens = new BulkTokenService(new TableBulkTokenStore(tables), signer, clock, claims);
+  const policy = { approvalMode: config.approvalMode, pendingApprovalDays: config.purge.pendingApprovalDays };
   return {
     config,
     clock,
@@ -40,7 +54,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     verifier: new TokenVerifier(signer, { ...claims, clock }),
     tables,
     admin: overrides.admin ?? new AdminKeyAuthorizer(config.adminKey),
-    bulkTokens: new BulkTokenService(new TableBulkTokenStore(tables), signer, clock, claims),
+    bulkTokens,
+    proofs: new ProofVerifier(clock, new TableReplayCache(tables)),
+    internalNetworks: new NetworkSet(config.internalNetworks),
+    registration: new RegistrationService(devices, bulkTokens, new DeviceTokenIssuer(signer, clock, claims), clock, policy),
+    deviceAdmin: new DeviceAdminService(devices, clock, policy),
   };
 }
 

@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { HttpRequest } from '@azure/functions';
+import { constantTimeEqual } from '../crypto/constantTime.js';
 import { ServiceError } from '../errors.js';
 import { bearerCredential } from '../http/bearer.js';
 
@@ -13,29 +13,18 @@ export interface AdminAuthorizer {
   authorize(request: HttpRequest): Promise<AdminPrincipal>;
 }
 
-/**
- * Local admin auth: `Authorization: Bearer <ADMIN_KEY>`. Both sides are hashed to SHA-256
- * first so the constant-time comparison sees equal lengths and leaks not even the length.
- */
+/** Local admin auth: `Authorization: Bearer <ADMIN_KEY>`, compared in constant time. */
 export class AdminKeyAuthorizer implements AdminAuthorizer {
-  private readonly expected: Buffer | undefined;
-
-  constructor(adminKey: string | undefined) {
-    this.expected = adminKey === undefined ? undefined : sha256(adminKey);
-  }
+  constructor(private readonly expected: string | undefined) {}
 
   async authorize(request: HttpRequest): Promise<AdminPrincipal> {
     const credential = bearerCredential(request, 'admin credential');
     if (this.expected === undefined) {
       throw new ServiceError('forbidden', 'no admin credential is configured on this service (set ADMIN_KEY)');
     }
-    if (!timingSafeEqual(sha256(credential), this.expected)) {
+    if (!constantTimeEqual(credential, this.expected)) {
       throw new ServiceError('invalid_token', 'the admin credential is not valid');
     }
     return { name: 'admin-key' };
   }
-}
-
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
 }

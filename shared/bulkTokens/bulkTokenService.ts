@@ -3,13 +3,8 @@ import { isoTime, type Clock } from '../clock.js';
 import { ServiceError } from '../errors.js';
 import { signJwt, tokenTypes } from '../tokens/jws.js';
 import type { TokenSigner } from '../signing/signer.js';
-import {
-  bulkTokenStatus,
-  ConcurrentUpdateError,
-  type BulkTokenRecord,
-  type BulkTokenStatus,
-  type BulkTokenStore,
-} from './bulkTokenStore.js';
+import { ConcurrentUpdateError } from '../storage/versioned.js';
+import { bulkTokenStatus, type BulkTokenRecord, type BulkTokenStatus, type BulkTokenStore } from './bulkTokenStore.js';
 
 /** Configuration Manager's default and ceiling for a bulk token's lifetime. */
 export const defaultLifetimeMinutes = 4320;
@@ -40,8 +35,11 @@ export interface BulkTokenView {
   description: string | null;
 }
 
-/** How many times a conditional update is retried when another writer got there first. */
-const maxConcurrentRetries = 20;
+/**
+ * How many times a conditional update is retried when another writer got there first. Each
+ * round has one winner, so this bounds the devices racing for one token at once.
+ */
+const maxConcurrentRetries = 50;
 
 export class BulkTokenService {
   constructor(
@@ -115,6 +113,44 @@ export class BulkTokenService {
     });
   }
 
+  /**
+   * Lets `deviceId` register with the bulk token `id`: the record must exist and not be
+   * blocked, and a device that has not used the token yet takes one of its uses, atomically,
+   * so `maxUses` holds however many devices race. A device that already used the token
+   * (a repeated registration) takes nothing.
+   */
+  async admitDevice(id: string, deviceId: string): Promise<void> {
+    if (await this.store.hasUse(id, deviceId)) {
+      this.usable((await this.store.get(id))?.value, id);
+      return;
+    }
+    for (let attempt = 0; attempt < maxConcurrentRetries; attempt++) {
+      const current = await this.store.get(id);
+      const record = this.usable(current?.value, id);
+      if (record.maxUses !== undefined && record.uses >= record.maxUses) {
+        throw new ServiceError('token_used_up', `the bulk registration token has been used by its ${record.maxUses} allowed devices`);
+      }
+      try {
+        await this.store.recordUse({ ...record, uses: record.uses + 1 }, current?.etag ?? '', deviceId, this.clock.now());
+        return;
+      } catch (error) {
+        if (!(error instanceof ConcurrentUpdateError)) throw error;
+        await pause(5 + Math.random() * 20 * Math.min(attempt + 1, 5));
+      }
+    }
+    throw new ServiceError('unavailable', 'too many devices are registering with this bulk token at once; retry', { retryAfterSeconds: 2 });
+  }
+
+  private usable(record: BulkTokenRecord | undefined, id: string): BulkTokenRecord {
+    if (!record) {
+      throw new ServiceError('invalid_token', `the bulk registration token ${id} is not known to this service (it may have been purged)`);
+    }
+    const status = bulkTokenStatus(record, this.clock.now());
+    if (status === 'blocked') throw new ServiceError('token_blocked', 'the bulk registration token has been blocked by an administrator');
+    if (status === 'expired') throw new ServiceError('token_expired', 'the bulk registration token has expired');
+    return record;
+  }
+
   private view(record: BulkTokenRecord, now: number): BulkTokenView {
     return {
       id: record.id,
@@ -127,4 +163,8 @@ export class BulkTokenService {
       description: record.description ?? null,
     };
   }
+}
+
+function pause(milliseconds: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, milliseconds));
 }

@@ -1,3 +1,5 @@
+import type { Versioned } from '../storage/versioned.js';
+
 /** What the service keeps of a bulk registration token: its tracking GUID and metadata, never the token. */
 export interface BulkTokenRecord {
   id: string;
@@ -17,19 +19,6 @@ export function bulkTokenStatus(record: BulkTokenRecord, now: number): BulkToken
   return now >= record.expiresAt ? 'expired' : 'active';
 }
 
-export interface Versioned<T> {
-  value: T;
-  etag: string;
-}
-
-/** Thrown by a conditional write whose ETag no longer matches: re-read and try again. */
-export class ConcurrentUpdateError extends Error {
-  constructor() {
-    super('the record changed since it was read');
-    this.name = 'ConcurrentUpdateError';
-  }
-}
-
 /** The bulk-token records port. */
 export interface BulkTokenStore {
   insert(record: BulkTokenRecord): Promise<void>;
@@ -37,4 +26,12 @@ export interface BulkTokenStore {
   list(): Promise<BulkTokenRecord[]>;
   /** Replaces the record only if it still has `etag`; else throws ConcurrentUpdateError. */
   replace(record: BulkTokenRecord, etag: string): Promise<string>;
+  /**
+   * Atomically writes `record` (whose `uses` the caller raised by one) if it still has `etag`,
+   * and notes that `deviceId` used the token. Returns false, changing nothing, if that device
+   * had already used it; throws ConcurrentUpdateError if the record changed meanwhile.
+   */
+  recordUse(record: BulkTokenRecord, etag: string, deviceId: string, usedAt: number): Promise<boolean>;
+  /** Whether `deviceId` has already used the token. */
+  hasUse(id: string, deviceId: string): Promise<boolean>;
 }

@@ -1,12 +1,16 @@
-import type { TableClient, TableEntityResult } from '@azure/data-tables';
+import type { TableClient, TableEntityResult, TransactionAction } from '@azure/data-tables';
 import { epochSeconds, isoTime } from '../clock.js';
-import { isStatus, storageCall, type TableService } from '../storage/tableService.js';
-import { ConcurrentUpdateError, type BulkTokenRecord, type BulkTokenStore, type Versioned } from './bulkTokenStore.js';
+import { isStatus, storageCall, storageErrorCode, type TableService } from '../storage/tableService.js';
+import { ConcurrentUpdateError, type Versioned } from '../storage/versioned.js';
+import type { BulkTokenRecord, BulkTokenStore } from './bulkTokenStore.js';
 
 const partitionKey = 'bulk-token';
 const what = 'Table Storage (bulk tokens)';
+const recordKey = (id: string) => `token:${id}`;
+const useKey = (id: string, deviceId: string) => `use:${id}:${deviceId}`;
 
-interface BulkTokenEntity {
+// A type alias, not an interface, so it fits the SDK's TableEntity (implicit index signature).
+type BulkTokenEntity = {
   partitionKey: string;
   rowKey: string;
   // Times as ISO 8601 strings: readable in Storage Explorer, and no 2038 limit of Int32.
@@ -17,18 +21,23 @@ interface BulkTokenEntity {
   maxUses?: number;
   uses: number;
   blocked: boolean;
-}
+};
 
 /**
- * Bulk-token records in one partition: an organisation creates a handful of these tokens a
- * month, so listing them is one partition query, and one partition lets a use be counted
- * with an ETag-conditional write.
+ * Bulk-token records and their uses share one partition: records under `token:<id>`, one
+ * `use:<id>:<deviceId>` row per device that registered with the token. Sharing the
+ * partition is what lets a use be counted atomically (an entity-group transaction that
+ * raises `uses` under the record's ETag and inserts the device's use row), and listing is a
+ * range query over `token:` rows only. An organisation creates a handful of bulk tokens a
+ * month, so one partition's throughput (thousands of operations a second) is ample.
  */
 export class TableBulkTokenStore implements BulkTokenStore {
+  static readonly tableName = 'bulktokens';
+
   constructor(private readonly tables: TableService) {}
 
   private client(): Promise<TableClient> {
-    return this.tables.table('bulktokens');
+    return this.tables.table(TableBulkTokenStore.tableName);
   }
 
   async insert(record: BulkTokenRecord): Promise<void> {
@@ -39,7 +48,7 @@ export class TableBulkTokenStore implements BulkTokenStore {
   async get(id: string): Promise<Versioned<BulkTokenRecord> | undefined> {
     const client = await this.client();
     try {
-      const entity = await storageCall(what, () => client.getEntity<BulkTokenEntity>(partitionKey, id));
+      const entity = await storageCall(what, () => client.getEntity<BulkTokenEntity>(partitionKey, recordKey(id)));
       return { value: fromEntity(entity), etag: entity.etag };
     } catch (error) {
       if (isStatus(error, 404)) return undefined;
@@ -52,7 +61,8 @@ export class TableBulkTokenStore implements BulkTokenStore {
     return storageCall(what, async () => {
       const records: BulkTokenRecord[] = [];
       const entities = client.listEntities<BulkTokenEntity>({
-        queryOptions: { filter: `PartitionKey eq '${partitionKey}'` },
+        // ';' sorts right after ':', so this is exactly the `token:` rows.
+        queryOptions: { filter: `PartitionKey eq '${partitionKey}' and RowKey ge 'token:' and RowKey lt 'token;'` },
       });
       for await (const entity of entities) records.push(fromEntity(entity));
       return records;
@@ -69,12 +79,39 @@ export class TableBulkTokenStore implements BulkTokenStore {
       throw error;
     }
   }
+
+  async recordUse(record: BulkTokenRecord, etag: string, deviceId: string, usedAt: number): Promise<boolean> {
+    const client = await this.client();
+    const actions: TransactionAction[] = [
+      ['update', toEntity(record), 'Replace', { etag }],
+      ['create', { partitionKey, rowKey: useKey(record.id, deviceId), deviceId, usedAt: isoTime(usedAt) }],
+    ];
+    try {
+      await storageCall(what, () => client.submitTransaction(actions));
+      return true;
+    } catch (error) {
+      if (isStatus(error, 412)) throw new ConcurrentUpdateError();
+      if (isStatus(error, 409) && storageErrorCode(error) === 'EntityAlreadyExists') return false;
+      throw error;
+    }
+  }
+
+  async hasUse(id: string, deviceId: string): Promise<boolean> {
+    const client = await this.client();
+    try {
+      await storageCall(what, () => client.getEntity(partitionKey, useKey(id, deviceId), { queryOptions: { select: ['RowKey'] } }));
+      return true;
+    } catch (error) {
+      if (isStatus(error, 404)) return false;
+      throw error;
+    }
+  }
 }
 
 function toEntity(record: BulkTokenRecord): BulkTokenEntity {
   return {
     partitionKey,
-    rowKey: record.id,
+    rowKey: recordKey(record.id),
     issuedAt: isoTime(record.issuedAt),
     expiresAt: isoTime(record.expiresAt),
     lifetimeMinutes: record.lifetimeMinutes,
@@ -87,7 +124,7 @@ function toEntity(record: BulkTokenRecord): BulkTokenEntity {
 
 function fromEntity(entity: TableEntityResult<BulkTokenEntity>): BulkTokenRecord {
   return {
-    id: entity.rowKey,
+    id: entity.rowKey.slice('token:'.length),
     issuedAt: epochSeconds(entity.issuedAt),
     expiresAt: epochSeconds(entity.expiresAt),
     lifetimeMinutes: entity.lifetimeMinutes,

@@ -1,0 +1,36 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { ServiceError } from '../shared/errors.js';
+import { readJsonBody } from '../shared/http/body.js';
+import { handle } from '../shared/http/handle.js';
+import { json } from '../shared/http/responses.js';
+import { callerAddress } from '../shared/network/clientAddress.js';
+import { proofRequest } from '../shared/proof/proofRequest.js';
+
+/** Registration from the organisation's network, under the approval policy. */
+export async function registerInternal(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return handle(request, context, async ({ internalNetworks, proofs, registration }) => {
+    const address = callerAddress(request);
+    if (address === undefined || !internalNetworks.contains(address)) {
+      throw new ServiceError(
+        'network_forbidden',
+        `internal registration is only open to INTERNAL_NETWORKS; the caller ${address ?? '(address unknown)'} is outside them — register with a bulk token instead`,
+      );
+    }
+    const { proof } = await readJsonBody(request, proofRequest);
+    const { certificate } = await proofs.verify(proof, { method: request.method, url: request.url });
+    const result = await registration.registerInternal(certificate);
+    if (result.kind === 'pending') {
+      context.info(`device ${result.deviceId} from ${address} awaits approval`);
+      return json(202, { deviceId: result.deviceId, status: 'pending' }, { 'retry-after': '60' });
+    }
+    context.info(`device ${result.answer.deviceId} registered from ${address}`);
+    return json(201, result.answer);
+  });
+}
+
+app.http('registerInternal', {
+  methods: ['POST'],
+  route: 'register/internal',
+  authLevel: 'anonymous',
+  handler: registerInternal,
+});

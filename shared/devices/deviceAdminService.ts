@@ -1,0 +1,79 @@
+import { isoTime, type Clock } from '../clock.js';
+import { ServiceError } from '../errors.js';
+import { ConcurrentUpdateError } from '../storage/versioned.js';
+import type { DeviceRecord, DeviceStatus, DeviceStore } from './deviceStore.js';
+import { pendingApprovalSeconds } from './registrationService.js';
+
+export interface DeviceView {
+  deviceId: string;
+  status: DeviceStatus;
+  registration: string;
+  thumbprint: string;
+  registeredAt: string;
+  expiresAt: string;
+}
+
+const maxWriteAttempts = 10;
+
+/** What administrators do with devices: list, approve, revoke. */
+export class DeviceAdminService {
+  constructor(
+    private readonly devices: DeviceStore,
+    private readonly clock: Clock,
+    private readonly policy: { pendingApprovalDays: number },
+  ) {}
+
+  async list(status: DeviceStatus | undefined, pageSize: number, continuation: string | undefined) {
+    const page = await this.devices.list(status, pageSize, continuation);
+    return { items: page.items.map(view), ...(page.continuation === undefined ? {} : { continuation: page.continuation }) };
+  }
+
+  /**
+   * Approves a pending device; the device's next registration call gets its token. Until
+   * then the pairing lapses after the pending-approval period, as a pending one would.
+   */
+  async approve(deviceId: string): Promise<{ deviceId: string; status: 'active' }> {
+    await this.change(deviceId, (current, now) => {
+      if (current.status === 'revoked') throw new ServiceError('conflict', 'a revoked device cannot be approved; it must register with a new certificate');
+      if (current.status === 'active') return undefined;
+      return { ...current, status: 'active', approvedAt: now, expiresAt: now + pendingApprovalSeconds(this.policy.pendingApprovalDays) };
+    });
+    return { deviceId, status: 'active' };
+  }
+
+  /** Revokes a device: renew and authenticate fail from then on, on every instance. */
+  async revoke(deviceId: string): Promise<{ deviceId: string; status: 'revoked' }> {
+    await this.change(deviceId, (current, now) =>
+      current.status === 'revoked' ? undefined : { ...current, status: 'revoked', revokedAt: now },
+    );
+    return { deviceId, status: 'revoked' };
+  }
+
+  /** Read, change, write under the ETag; `change` returning undefined means nothing to do. */
+  private async change(deviceId: string, change: (current: DeviceRecord, now: number) => DeviceRecord | undefined): Promise<void> {
+    for (let attempt = 0; attempt < maxWriteAttempts; attempt++) {
+      const current = await this.devices.get(deviceId);
+      if (!current) throw new ServiceError('not_found', `no device has the id ${deviceId}`);
+      const next = change(current.value, this.clock.now());
+      if (!next) return;
+      try {
+        await this.devices.replace(next, current.etag);
+        return;
+      } catch (error) {
+        if (!(error instanceof ConcurrentUpdateError)) throw error;
+      }
+    }
+    throw new ServiceError('unavailable', 'the device record is being changed by many requests at once; retry', { retryAfterSeconds: 1 });
+  }
+}
+
+function view(record: DeviceRecord): DeviceView {
+  return {
+    deviceId: record.deviceId,
+    status: record.status,
+    registration: record.registration,
+    thumbprint: record.thumbprint,
+    registeredAt: isoTime(record.registeredAt),
+    expiresAt: isoTime(record.expiresAt),
+  };
+}

@@ -1,0 +1,128 @@
+import type { BulkTokenService } from '../bulkTokens/bulkTokenService.js';
+import type { Clock } from '../clock.js';
+import { ServiceError } from '../errors.js';
+import type { DeviceCertificate } from '../proof/certificate.js';
+import { AlreadyExistsError, ConcurrentUpdateError, type Versioned } from '../storage/versioned.js';
+import { deviceIdFor } from './deviceId.js';
+import type { DeviceRecord, DeviceStore, RegistrationPath } from './deviceStore.js';
+import { deviceTokenAnswer, type DeviceTokenAnswer, type DeviceTokenIssuer } from './deviceTokens.js';
+
+export const pendingApprovalSeconds = (days: number) => days * 24 * 3600;
+
+export type RegistrationResult = { kind: 'issued'; answer: DeviceTokenAnswer } | { kind: 'pending'; deviceId: string };
+
+/** Conditional writes of one pairing race only with the same device's own requests. */
+const maxWriteAttempts = 10;
+
+/**
+ * Registers devices (PROTOCOL.md section 1). The order of the steps is what keeps failures
+ * clean: every check first, then the bulk token's use (idempotent per device), then the
+ * signature, and the pairing is stored before the token is returned. A failure at any step
+ * returns no token; a retry by the device completes the same registration.
+ */
+export class RegistrationService {
+  constructor(
+    private readonly devices: DeviceStore,
+    private readonly bulkTokens: BulkTokenService,
+    private readonly tokens: DeviceTokenIssuer,
+    private readonly clock: Clock,
+    private readonly policy: { approvalMode: 'auto' | 'manual'; pendingApprovalDays: number },
+  ) {}
+
+  /** Internet registration with a verified bulk token (its `jti` is `bulkTokenId`). */
+  async registerWithBulkToken(bulkTokenId: string, certificate: DeviceCertificate): Promise<RegistrationResult> {
+    const deviceId = deviceIdFor(certificate.thumbprint);
+    const existing = await this.devices.get(deviceId);
+    refuseRevoked(existing?.value);
+    await this.bulkTokens.admitDevice(bulkTokenId, deviceId);
+    return this.issue(deviceId, certificate.thumbprint, 'bulk', bulkTokenId, existing);
+  }
+
+  /** Registration from an internal network, under the approval policy. */
+  async registerInternal(certificate: DeviceCertificate): Promise<RegistrationResult> {
+    const deviceId = deviceIdFor(certificate.thumbprint);
+    const existing = await this.devices.get(deviceId);
+    refuseRevoked(existing?.value);
+    const approved = existing?.value.status === 'active' || this.policy.approvalMode === 'auto';
+    if (!approved) {
+      if (!existing) await this.recordPending(deviceId, certificate.thumbprint);
+      return { kind: 'pending', deviceId };
+    }
+    return this.issue(deviceId, certificate.thumbprint, 'internal', undefined, existing);
+  }
+
+  private async recordPending(deviceId: string, thumbprint: string): Promise<void> {
+    const now = this.clock.now();
+    try {
+      await this.devices.insert({
+        deviceId,
+        thumbprint,
+        registration: 'internal',
+        bulkTokenId: undefined,
+        status: 'pending',
+        registeredAt: now,
+        expiresAt: now + pendingApprovalSeconds(this.policy.pendingApprovalDays),
+        approvedAt: undefined,
+        revokedAt: undefined,
+      });
+    } catch (error) {
+      // The same device's concurrent request recorded it first: the outcome is the same.
+      if (!(error instanceof AlreadyExistsError)) throw error;
+    }
+  }
+
+  /** Signs a token, then stores the pairing (new, or with its expiry moved); returns the token last. */
+  private async issue(
+    deviceId: string,
+    thumbprint: string,
+    registration: RegistrationPath,
+    bulkTokenId: string | undefined,
+    known: Versioned<DeviceRecord> | undefined,
+  ): Promise<RegistrationResult> {
+    const issued = await this.tokens.issue({ deviceId, thumbprint, registration, bulkTokenId });
+    await this.storeActive(deviceId, known, (current) => ({
+      deviceId,
+      thumbprint,
+      // The pairing remembers how the device first registered; the token says how this one was got.
+      registration: current?.registration ?? registration,
+      bulkTokenId: current ? current.bulkTokenId : bulkTokenId,
+      status: 'active',
+      registeredAt: current?.registeredAt ?? issued.issuedAt,
+      expiresAt: Math.max(issued.expiresAt, current?.expiresAt ?? 0),
+      approvedAt: current?.approvedAt,
+      revokedAt: undefined,
+    }));
+    return { kind: 'issued', answer: deviceTokenAnswer(deviceId, issued) };
+  }
+
+  /**
+   * Writes the pairing from `build(current)`: insert if absent, else replace under the ETag
+   * read; on a race with the same device's other request, read again and retry. `known` is
+   * the read the caller already made, used for the first attempt.
+   */
+  private async storeActive(
+    deviceId: string,
+    known: Versioned<DeviceRecord> | undefined,
+    build: (current: DeviceRecord | undefined) => DeviceRecord,
+  ): Promise<void> {
+    let current = known;
+    for (let attempt = 0; attempt < maxWriteAttempts; attempt++) {
+      if (attempt > 0) current = await this.devices.get(deviceId);
+      refuseRevoked(current?.value);
+      try {
+        if (current) await this.devices.replace(build(current.value), current.etag);
+        else await this.devices.insert(build(undefined));
+        return;
+      } catch (error) {
+        if (!(error instanceof AlreadyExistsError) && !(error instanceof ConcurrentUpdateError)) throw error;
+      }
+    }
+    throw new ServiceError('unavailable', 'the device record is being changed by many requests at once; retry', { retryAfterSeconds: 1 });
+  }
+}
+
+function refuseRevoked(record: DeviceRecord | undefined): void {
+  if (record?.status === 'revoked') {
+    throw new ServiceError('device_revoked', 'this device has been revoked by an administrator; it cannot register with the same certificate');
+  }
+}

@@ -60,7 +60,7 @@ async function main(): Promise<void> {
       `  admin key:   ${env.ADMIN_KEY}  (from ${adminKeySource})`,
       `  data:        ${dataDir}`,
       `  storage:     ${azurite ? `embedded Azurite on port ${azurite.port}, data in ${join(dataDir, 'azurite')}` : 'STORAGE_CONNECTION'}`,
-      `  signing:     ${config.keyVault ? `Key Vault key ${config.keyVault.keyName}` : `local ${config.signingAlg} key in ${dataDir}`}`,
+      `  signing:     ${config.keyVault ? `Key Vault key ${config.keyVault.keyName}` : `local ${config.signingAlg ?? 'RS256'} key in ${dataDir}`}`,
       `  ready in ${(performance.now() - started).toFixed(0)} ms; Ctrl-C stops`,
     ].join('\n'),
   );

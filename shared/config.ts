@@ -54,7 +54,9 @@ const schema = z
     KEY_NAME: optionalText.pipe(
       z.string().regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be a Key Vault key name (letters, digits, dashes)').optional(),
     ),
-    SIGNING_ALG: z.enum(signingAlgs).default('RS256'),
+    // Unset: RS256 for the local key, and whatever the Key Vault key's type signs (RS256 for
+    // RSA, ES256 for EC P-256). PS256 must be asked for.
+    SIGNING_ALG: optionalText.pipe(z.enum(signingAlgs).optional()),
     LOCAL_DATA_DIR: z.string().default('.local'),
     TOKEN_ISSUER: z.string().min(1).default('cmg-token-auth'),
     TOKEN_AUDIENCE: z.string().min(1).default('cmg-token-auth'),
@@ -105,7 +107,7 @@ export const configVariables = Object.keys(schema.shape) as readonly string[];
  * Variables that only make sense on a developer's machine or in tests; the others are what
  * the Azure deployment sets as app settings (infra tests compare the two lists).
  */
-export const localOnlyVariables: readonly string[] = ['ADMIN_KEY', 'LOCAL_DATA_DIR', 'SIGNING_ALG', 'TABLE_PREFIX'];
+export const localOnlyVariables: readonly string[] = ['ADMIN_KEY', 'LOCAL_DATA_DIR', 'TABLE_PREFIX'];
 
 export const azureAppSettings = configVariables.filter((name) => !localOnlyVariables.includes(name));
 
@@ -115,7 +117,7 @@ export interface Config {
   approvalMode: 'auto' | 'manual';
   storageConnection: string;
   keyVault: { url: string; keyName: string } | undefined;
-  signingAlg: SigningAlg;
+  signingAlg: SigningAlg | undefined;
   localDataDir: string;
   issuer: string;
   audience: string;

@@ -3,6 +3,8 @@ import { BulkTokenService } from './bulkTokens/bulkTokenService.js';
 import { TableBulkTokenStore } from './bulkTokens/tableBulkTokenStore.js';
 import { systemClock, type Clock } from './clock.js';
 import { loadConfig, type Config } from './config.js';
+import { DefaultAzureCredential } from '@azure/identity';
+import { KeyVaultSigner } from './signing/keyVaultSigner.js';
 import { LocalKeySigner } from './signing/localKeySigner.js';
 import type { TokenSigner } from './signing/signer.js';
 import { TableService } from './storage/tableService.js';
@@ -41,7 +43,7 @@ export interface ServiceOverrides {
 
 export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
   const clock = overrides.clock ?? systemClock;
-  const signer = overrides.signer ?? (await createSigner(config));
+  const signer = overrides.signer ?? (await createSigner(config, clock));
   const tables = new TableService(config.storageConnection, config.tablePrefix);
   const claims = { issuer: config.issuer, audience: config.audience, tenantId: config.tenantId };
   const devices = new TableDeviceStore(tables);
@@ -62,11 +64,19 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   };
 }
 
-async function createSigner(config: Config): Promise<TokenSigner> {
+async function createSigner(config: Config, clock: Clock): Promise<TokenSigner> {
   if (config.keyVault) {
-    throw new Error('KEY_VAULT_URL is set but this build has no Key Vault signer yet');
+    return KeyVaultSigner.create({
+      vaultUrl: config.keyVault.url,
+      keyName: config.keyVault.keyName,
+      // The managed identity in Azure (AZURE_CLIENT_ID names it), the developer's login locally.
+      credential: new DefaultAzureCredential(),
+      refreshIntervalSeconds: config.keyRefreshSeconds,
+      clock,
+      alg: config.signingAlg,
+    });
   }
-  return LocalKeySigner.open(config.localDataDir, config.signingAlg);
+  return LocalKeySigner.open(config.localDataDir, config.signingAlg ?? 'RS256');
 }
 
 let current: Promise<Services> | undefined;

@@ -277,3 +277,27 @@ describe('manual approval', () => {
     expectProblem(await invoke(approveDevice, { path: '/x', headers: admin, params: { id: '3f2a9c4e-0c1b-4a57-9d0e-6b8f1e2d3c4a' } }), 404, 'not_found');
   });
 });
+
+describe('GET /api/devices paging', () => {
+  beforeAll(async () => {
+    const own = await installTestServices();
+    for (let i = 0; i < 3; i++) {
+      const call = await deviceCall(await createDeviceIdentity('ec'), '/api/register/internal', { now: own.clock.now() });
+      expect((await invoke(registerInternal, { ...call, headers: { 'x-forwarded-for': '127.0.0.1' } })).status).toBe(201);
+    }
+  });
+
+  it('pages with limit and continuation, and rejects a garbled continuation', async () => {
+    const pageOne = await invoke(listDevices, { method: 'GET', path: '/api/devices?limit=2', headers: admin });
+    expect(pageOne.status).toBe(200);
+    expect((pageOne.body.items as unknown[]).length).toBe(2);
+    const next = pageOne.body.continuation as string;
+    expect(typeof next).toBe('string');
+    const pageTwo = await invoke(listDevices, { method: 'GET', path: `/api/devices?limit=2&continuation=${encodeURIComponent(next)}`, headers: admin });
+    expect(pageTwo.status).toBe(200);
+    const ids = (answer: Answer) => (answer.body.items as Array<{ deviceId: string }>).map((item) => item.deviceId);
+    expect(ids(pageTwo).some((id) => ids(pageOne).includes(id))).toBe(false);
+    expectProblem(await invoke(listDevices, { method: 'GET', path: '/api/devices?continuation=%%%', headers: admin }), 400, 'invalid_request');
+    expectProblem(await invoke(listDevices, { method: 'GET', path: '/api/devices?limit=0', headers: admin }), 400, 'invalid_request');
+  });
+});

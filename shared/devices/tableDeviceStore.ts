@@ -1,5 +1,6 @@
 import type { TableClient, TableEntityResult } from '@azure/data-tables';
 import { epochSeconds, isoTime } from '../clock.js';
+import { ServiceError } from '../errors.js';
 import { expiryBucket } from '../storage/expiryBucket.js';
 import { isStatus, storageCall, type TableService } from '../storage/tableService.js';
 import { AlreadyExistsError, ConcurrentUpdateError, type Versioned } from '../storage/versioned.js';
@@ -73,6 +74,7 @@ export class TableDeviceStore implements DeviceStore {
   }
 
   async list(status: DeviceStatus | undefined, pageSize: number, continuation: string | undefined): Promise<DevicePage> {
+    if (continuation !== undefined) checkContinuation(continuation);
     const client = await this.devices();
     return storageCall(what, async () => {
       const pages = client
@@ -92,6 +94,20 @@ export class TableDeviceStore implements DeviceStore {
       client.upsertEntity({ partitionKey: expiryBucket(record.expiresAt), rowKey: record.deviceId }, 'Replace'),
     );
   }
+}
+
+/**
+ * The SDK decodes a continuation token without checking it; one that a caller garbled must
+ * be a 400, not an exception. Its format is base64 JSON {nextPartitionKey, nextRowKey?}.
+ */
+function checkContinuation(token: string): void {
+  try {
+    const decoded = JSON.parse(Buffer.from(token, 'base64').toString('latin1')) as { nextPartitionKey?: unknown };
+    if (typeof decoded.nextPartitionKey === 'string') return;
+  } catch {
+    // falls through to the error below
+  }
+  throw new ServiceError('invalid_request', 'continuation must be the value a previous page returned');
 }
 
 function toEntity(record: DeviceRecord): DeviceEntity {

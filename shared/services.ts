@@ -10,6 +10,7 @@ import type { TokenSigner } from './signing/signer.js';
 import { TableService } from './storage/tableService.js';
 import { TokenVerifier } from './tokens/verifier.js';
 import { DeviceAdminService } from './devices/deviceAdminService.js';
+import { DeviceAuthenticator } from './devices/deviceAuthenticator.js';
 import { DeviceTokenIssuer } from './devices/deviceTokens.js';
 import { RegistrationService } from './devices/registrationService.js';
 import { TableDeviceStore } from './devices/tableDeviceStore.js';
@@ -33,6 +34,7 @@ export interface Services {
   readonly internalNetworks: NetworkSet;
   readonly registration: RegistrationService;
   readonly deviceAdmin: DeviceAdminService;
+  readonly deviceAuth: DeviceAuthenticator;
 }
 
 export interface ServiceOverrides {
@@ -49,18 +51,21 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const devices = new TableDeviceStore(tables);
   const bulkTokens = new BulkTokenService(new TableBulkTokenStore(tables), signer, clock, claims);
   const policy = { approvalMode: config.approvalMode, pendingApprovalDays: config.purge.pendingApprovalDays };
+  const verifier = new TokenVerifier(signer, { ...claims, clock });
+  const proofs = new ProofVerifier(clock, new TableReplayCache(tables));
   return {
     config,
     clock,
     signer,
-    verifier: new TokenVerifier(signer, { ...claims, clock }),
+    verifier,
     tables,
     admin: overrides.admin ?? new AdminKeyAuthorizer(config.adminKey),
     bulkTokens,
-    proofs: new ProofVerifier(clock, new TableReplayCache(tables)),
+    proofs,
     internalNetworks: new NetworkSet(config.internalNetworks),
     registration: new RegistrationService(devices, bulkTokens, new DeviceTokenIssuer(signer, clock, claims), clock, policy),
     deviceAdmin: new DeviceAdminService(devices, clock, policy),
+    deviceAuth: new DeviceAuthenticator(verifier, proofs, devices),
   };
 }
 

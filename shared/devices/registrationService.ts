@@ -4,6 +4,7 @@ import { ServiceError } from '../errors.js';
 import type { DeviceCertificate } from '../proof/certificate.js';
 import { AlreadyExistsError, ConcurrentUpdateError, type Versioned } from '../storage/versioned.js';
 import { deviceIdFor } from './deviceId.js';
+import type { AuthenticatedDevice } from './deviceAuthenticator.js';
 import type { DeviceRecord, DeviceStore, RegistrationPath } from './deviceStore.js';
 import { deviceTokenAnswer, type DeviceTokenAnswer, type DeviceTokenIssuer } from './deviceTokens.js';
 
@@ -49,6 +50,17 @@ export class RegistrationService {
       return { kind: 'pending', deviceId };
     }
     return this.issue(deviceId, certificate.thumbprint, 'internal', undefined, existing);
+  }
+
+  /**
+   * Renews an authenticated device's token: a fresh 90-day token for the same device and
+   * certificate, with the pairing's expiry moved to match before the token is returned.
+   */
+  async renew(device: AuthenticatedDevice): Promise<DeviceTokenAnswer> {
+    const { claims, record } = device;
+    const result = await this.issue(claims.deviceId, claims.thumbprint, claims.registration, claims.bulkTokenId, record);
+    if (result.kind !== 'issued') throw new Error('renewal never waits for approval');
+    return result.answer;
   }
 
   private async recordPending(deviceId: string, thumbprint: string): Promise<void> {

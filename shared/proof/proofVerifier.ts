@@ -18,6 +18,8 @@ export interface ProofExpectation {
   url: string;
   /** The bearer token sent with the request, if any: the proof must then carry its `ath`. */
   bearerToken?: string | undefined;
+  /** The certificate thumbprint the bearer token is bound to (`cnf.x5t#S256`), if any. */
+  boundThumbprint?: string | undefined;
 }
 
 export interface VerifiedProof {
@@ -39,6 +41,9 @@ export class ProofVerifier {
 
   async verify(proof: string, expected: ProofExpectation): Promise<VerifiedProof> {
     const verified = await this.verifyWithoutReplayCheck(proof, expected);
+    if (expected.boundThumbprint !== undefined && !constantTimeEqual(verified.certificate.thumbprint, expected.boundThumbprint)) {
+      throw new ServiceError('key_mismatch', "the proof is signed by a certificate other than the one the token is bound to (cnf)");
+    }
     // Last, so that only proofs that are otherwise valid take a place in the cache.
     await this.replay.claim(verified.jti, verified.iat + maxClockSkewSeconds);
     return verified;

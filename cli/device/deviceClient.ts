@@ -1,0 +1,54 @@
+import { callService } from '../serviceClient.js';
+import { signProof, type DeviceIdentity } from './identity.js';
+
+export interface TokenAnswer {
+  deviceId: string;
+  token: string;
+  expiresAt: string;
+  renewAfter: string;
+}
+
+export type RegisterAnswer = { kind: 'issued'; answer: TokenAnswer } | { kind: 'pending'; deviceId: string };
+
+export interface AuthenticateAnswer {
+  deviceId: string;
+  expiresAt: string;
+  renewAfter: string;
+  registration: 'internal' | 'bulk';
+}
+
+/** The device side of the protocol: every call carries a fresh proof signed by the device key. */
+export class DeviceClient {
+  private readonly apiUrl: string;
+
+  constructor(
+    baseUrl: string,
+    private readonly identity: DeviceIdentity,
+    private readonly fetchImpl: typeof fetch = fetch,
+  ) {
+    this.apiUrl = new URL('api/', baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`).toString();
+  }
+
+  async registerWithBulkToken(bulkToken: string): Promise<TokenAnswer> {
+    return (await this.call<TokenAnswer>('register', bulkToken)).body;
+  }
+
+  async registerInternal(): Promise<RegisterAnswer> {
+    const { status, body } = await this.call<TokenAnswer & { status?: string }>('register/internal', undefined);
+    return status === 202 ? { kind: 'pending', deviceId: body.deviceId } : { kind: 'issued', answer: body };
+  }
+
+  async renew(deviceToken: string): Promise<TokenAnswer> {
+    return (await this.call<TokenAnswer>('renew', deviceToken)).body;
+  }
+
+  async authenticate(deviceToken: string): Promise<AuthenticateAnswer> {
+    return (await this.call<AuthenticateAnswer>('authenticate', deviceToken)).body;
+  }
+
+  private async call<T>(path: string, bearer: string | undefined) {
+    const url = new URL(path, this.apiUrl).toString();
+    const proof = await signProof(this.identity, { method: 'POST', url, ...(bearer === undefined ? {} : { bearerToken: bearer }) });
+    return callService<T>(this.apiUrl, { method: 'POST', path, ...(bearer === undefined ? {} : { bearer }), body: { proof } }, this.fetchImpl);
+  }
+}

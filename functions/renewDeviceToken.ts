@@ -1,0 +1,33 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { ServiceError } from '../shared/errors.js';
+import { bearerCredential } from '../shared/http/bearer.js';
+import { readJsonBody } from '../shared/http/body.js';
+import { handle } from '../shared/http/handle.js';
+import { json } from '../shared/http/responses.js';
+import { proofRequest } from '../shared/proof/proofRequest.js';
+
+/** A device renews its token (about monthly) with the token and a proof by the bound key. */
+export async function renewDeviceToken(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return handle(request, context, async ({ deviceAuth, registration }) => {
+    const token = bearerCredential(request, 'device token');
+    const { proof } = await readJsonBody(request, proofRequest);
+    const device = await deviceAuth.authenticate(token, proof, { method: request.method, url: request.url }).catch((error: unknown) => {
+      if (error instanceof ServiceError && error.code === 'token_expired') {
+        throw new ServiceError('token_expired', 'the device token has expired and cannot be renewed; the device must register again', {
+          cause: error,
+        });
+      }
+      throw error;
+    });
+    const answer = await registration.renew(device);
+    context.info(`device ${answer.deviceId} renewed its token`);
+    return json(200, answer);
+  });
+}
+
+app.http('renewDeviceToken', {
+  methods: ['POST'],
+  route: 'renew',
+  authLevel: 'anonymous',
+  handler: renewDeviceToken,
+});

@@ -91,6 +91,13 @@ const schema = z
         message: 'KEY_VAULT_URL and KEY_NAME must be set together',
       });
     }
+    if (env.ADMIN_AUDIENCE !== undefined && env.TENANT_ID === '00000000-0000-0000-0000-000000000000') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TENANT_ID'],
+        message: 'must be the Microsoft Entra tenant id when ADMIN_AUDIENCE is set (admin tokens are checked against it)',
+      });
+    }
     if (env.STORAGE_CONNECTION === undefined) {
       ctx.addIssue({
         code: 'custom',

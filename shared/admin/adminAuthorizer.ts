@@ -28,3 +28,19 @@ export class AdminKeyAuthorizer implements AdminAuthorizer {
     return { name: 'admin-key' };
   }
 }
+
+/**
+ * Both credentials at once (a developer with ADMIN_KEY and an Entra app registration): a
+ * JWT-shaped credential goes to Entra ID, anything else to the admin key.
+ */
+export class EitherAdminAuthorizer implements AdminAuthorizer {
+  constructor(
+    private readonly key: AdminAuthorizer,
+    private readonly entra: AdminAuthorizer,
+  ) {}
+
+  async authorize(request: HttpRequest): Promise<AdminPrincipal> {
+    const credential = bearerCredential(request, 'admin credential');
+    return /^[\w-]+\.[\w-]+\.[\w-]+$/.test(credential) ? this.entra.authorize(request) : this.key.authorize(request);
+  }
+}

@@ -1,0 +1,301 @@
+import { errorCodes } from '../errors.js';
+
+/**
+ * The OpenAPI 3.1 description of the HTTP API, served at /api/openapi.json. A test compares
+ * its paths and methods with the functions actually registered, so it cannot drift.
+ */
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+const ok = (description: string, schema: string) => ({ description, content: { 'application/json': { schema: ref(schema) } } });
+
+const proofBody = {
+  required: true,
+  content: { 'application/json': { schema: ref('ProofRequest') } },
+};
+
+const deviceErrors = {
+  '400': problem('Malformed body, proof or certificate (invalid_request, invalid_proof, invalid_certificate)'),
+  '401': problem('Bad, expired or wrong-type token; bad or replayed proof; key not matching cnf'),
+  '413': problem('Body over 16 KiB (payload_too_large)'),
+  '415': problem('Body not JSON (unsupported_media_type)'),
+  '503': problem('Storage or Key Vault unavailable; retry after Retry-After seconds (unavailable)'),
+};
+
+const adminErrors = {
+  '400': problem('Malformed request (invalid_request)'),
+  '401': problem('No or bad admin credential'),
+  '403': problem('The credential lacks the admin role (forbidden)'),
+  '503': problem('Storage or Key Vault unavailable (unavailable)'),
+};
+
+const guidParameter = (description: string) => ({
+  name: 'id',
+  in: 'path',
+  required: true,
+  description,
+  schema: { type: 'string', format: 'uuid' },
+});
+
+const isoTime = { type: 'string', format: 'date-time' };
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'cmg-token-auth',
+    version: '1.0.0',
+    description:
+      'Token-based device authentication for a cloud management gateway. Device requests carry a proof of possession ' +
+      '(a device-proof+jwt JWS signed by the key of the self-signed certificate in its x5c header); see PROTOCOL.md.',
+  },
+  servers: [{ url: '/api' }],
+  components: {
+    securitySchemes: {
+      bulkToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (typ bulk-registration+jwt)' },
+      deviceToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (typ device+jwt)' },
+      admin: { type: 'http', scheme: 'bearer', description: 'ADMIN_KEY locally; a Microsoft Entra ID access token with the admin app role in Azure' },
+    },
+    schemas: {
+      Problem: {
+        type: 'object',
+        required: ['type', 'title', 'status', 'detail', 'code'],
+        properties: {
+          type: { type: 'string' },
+          title: { type: 'string' },
+          status: { type: 'integer' },
+          detail: { type: 'string' },
+          code: { type: 'string', enum: Object.keys(errorCodes) },
+        },
+      },
+      ProofRequest: {
+        type: 'object',
+        required: ['proof'],
+        additionalProperties: false,
+        properties: { proof: { type: 'string', description: 'Compact JWS, typ device-proof+jwt, with x5c, htm, htu, iat, jti and ath' } },
+      },
+      DeviceToken: {
+        type: 'object',
+        required: ['deviceId', 'token', 'expiresAt', 'renewAfter'],
+        properties: { deviceId: { type: 'string', format: 'uuid' }, token: { type: 'string' }, expiresAt: isoTime, renewAfter: isoTime },
+      },
+      Pending: {
+        type: 'object',
+        required: ['deviceId', 'status'],
+        properties: { deviceId: { type: 'string', format: 'uuid' }, status: { const: 'pending' } },
+      },
+      Authenticated: {
+        type: 'object',
+        required: ['deviceId', 'expiresAt', 'renewAfter', 'registration'],
+        properties: {
+          deviceId: { type: 'string', format: 'uuid' },
+          expiresAt: isoTime,
+          renewAfter: isoTime,
+          registration: { enum: ['internal', 'bulk'] },
+        },
+      },
+      NewBulkToken: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          lifetimeMinutes: { type: 'integer', minimum: 1, maximum: 10080, default: 4320 },
+          description: { type: 'string', maxLength: 256 },
+          maxUses: { type: 'integer', minimum: 1, maximum: 1000000 },
+        },
+      },
+      IssuedBulkToken: {
+        type: 'object',
+        required: ['id', 'token', 'issuedAt', 'expiresAt', 'lifetimeMinutes'],
+        properties: { id: { type: 'string', format: 'uuid' }, token: { type: 'string' }, issuedAt: isoTime, expiresAt: isoTime, lifetimeMinutes: { type: 'integer' } },
+      },
+      BulkTokenList: {
+        type: 'object',
+        required: ['items'],
+        properties: {
+          items: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['id', 'issuedAt', 'expiresAt', 'lifetimeMinutes', 'status', 'uses', 'maxUses', 'description'],
+              properties: {
+                id: { type: 'string', format: 'uuid' },
+                issuedAt: isoTime,
+                expiresAt: isoTime,
+                lifetimeMinutes: { type: 'integer' },
+                status: { enum: ['active', 'expired', 'blocked'] },
+                uses: { type: 'integer' },
+                maxUses: { type: ['integer', 'null'] },
+                description: { type: ['string', 'null'] },
+              },
+            },
+          },
+        },
+      },
+      BulkTokenStatus: {
+        type: 'object',
+        required: ['id', 'status'],
+        properties: { id: { type: 'string', format: 'uuid' }, status: { enum: ['active', 'expired', 'blocked'] } },
+      },
+      DeviceList: {
+        type: 'object',
+        required: ['items'],
+        properties: {
+          items: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['deviceId', 'status', 'registration', 'thumbprint', 'registeredAt', 'expiresAt'],
+              properties: {
+                deviceId: { type: 'string', format: 'uuid' },
+                status: { enum: ['pending', 'active', 'revoked'] },
+                registration: { enum: ['internal', 'bulk'] },
+                thumbprint: { type: 'string', description: 'base64url SHA-256 of the certificate DER (x5t#S256)' },
+                registeredAt: isoTime,
+                expiresAt: isoTime,
+              },
+            },
+          },
+          continuation: { type: 'string', description: 'Pass back as ?continuation= for the next page' },
+        },
+      },
+      DeviceStatus: {
+        type: 'object',
+        required: ['deviceId', 'status'],
+        properties: { deviceId: { type: 'string', format: 'uuid' }, status: { enum: ['active', 'revoked'] } },
+      },
+      Jwks: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: { type: 'object' } } } },
+    },
+  },
+  paths: {
+    '/register/internal': {
+      post: {
+        operationId: 'registerInternal',
+        summary: 'Register from an internal network (INTERNAL_NETWORKS), under the approval policy',
+        requestBody: proofBody,
+        responses: {
+          '201': ok('Registered: the device token', 'DeviceToken'),
+          '202': ok('Awaiting approval; repeat the same call later', 'Pending'),
+          ...deviceErrors,
+          '403': problem('Caller outside INTERNAL_NETWORKS (network_forbidden) or device revoked (device_revoked)'),
+        },
+      },
+    },
+    '/register': {
+      post: {
+        operationId: 'registerDevice',
+        summary: 'Register over the internet with a bulk registration token',
+        security: [{ bulkToken: [] }],
+        requestBody: proofBody,
+        responses: { '201': ok('Registered: the device token', 'DeviceToken'), ...deviceErrors, '403': problem('Device revoked (device_revoked)') },
+      },
+    },
+    '/renew': {
+      post: {
+        operationId: 'renewDeviceToken',
+        summary: 'Renew a device token (same device, fresh 90 days)',
+        security: [{ deviceToken: [] }],
+        requestBody: proofBody,
+        responses: { '200': ok('The new device token', 'DeviceToken'), ...deviceErrors, '403': problem('Device revoked (device_revoked)') },
+      },
+    },
+    '/authenticate': {
+      post: {
+        operationId: 'authenticateDevice',
+        summary: "The gateway's check of a device token and proof, including revocation",
+        security: [{ deviceToken: [] }],
+        requestBody: proofBody,
+        responses: { '200': ok('The device is authenticated', 'Authenticated'), ...deviceErrors, '403': problem('Device revoked (device_revoked)') },
+      },
+    },
+    '/.well-known/jwks.json': {
+      get: {
+        operationId: 'jwks',
+        summary: 'Public keys of every signing key whose tokens may still be alive',
+        responses: { '200': ok('JWKS (cacheable for 300 s)', 'Jwks'), '503': problem('Key Vault unavailable') },
+      },
+    },
+    '/health': {
+      get: {
+        operationId: 'health',
+        summary: 'ok once storage and signing answer',
+        responses: { '200': { description: 'Healthy' }, '503': problem('Storage or Key Vault unavailable') },
+      },
+    },
+    '/openapi.json': {
+      get: { operationId: 'openApi', summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1 document' } } },
+    },
+    '/bulk-tokens': {
+      post: {
+        operationId: 'createBulkToken',
+        summary: 'Create a bulk registration token (only its id and metadata are stored)',
+        security: [{ admin: [] }],
+        requestBody: { required: false, content: { 'application/json': { schema: ref('NewBulkToken') } } },
+        responses: {
+          '201': ok('The token; shown once', 'IssuedBulkToken'),
+          ...adminErrors,
+          '413': problem('Body over 16 KiB'),
+          '415': problem('Body not JSON'),
+        },
+      },
+      get: {
+        operationId: 'listBulkTokens',
+        summary: 'List bulk registration tokens (never the tokens themselves)',
+        security: [{ admin: [] }],
+        responses: { '200': ok('Tokens, newest first', 'BulkTokenList'), ...adminErrors },
+      },
+    },
+    '/bulk-tokens/{id}/block': {
+      post: {
+        operationId: 'blockBulkToken',
+        summary: 'Block a bulk token: devices can no longer register with it',
+        security: [{ admin: [] }],
+        parameters: [guidParameter('The bulk token id')],
+        responses: { '200': ok('Blocked', 'BulkTokenStatus'), ...adminErrors, '404': problem('No such bulk token (not_found)') },
+      },
+    },
+    '/bulk-tokens/{id}/unblock': {
+      post: {
+        operationId: 'unblockBulkToken',
+        summary: 'Undo a block',
+        security: [{ admin: [] }],
+        parameters: [guidParameter('The bulk token id')],
+        responses: { '200': ok('Active or expired again', 'BulkTokenStatus'), ...adminErrors, '404': problem('No such bulk token (not_found)') },
+      },
+    },
+    '/devices': {
+      get: {
+        operationId: 'listDevices',
+        summary: 'List devices, optionally by status, a page at a time',
+        security: [{ admin: [] }],
+        parameters: [
+          { name: 'status', in: 'query', schema: { enum: ['pending', 'active', 'revoked'] } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          { name: 'continuation', in: 'query', schema: { type: 'string' } },
+        ],
+        responses: { '200': ok('A page of devices', 'DeviceList'), ...adminErrors },
+      },
+    },
+    '/devices/{id}/approve': {
+      post: {
+        operationId: 'approveDevice',
+        summary: 'Approve a pending internal registration',
+        security: [{ admin: [] }],
+        parameters: [guidParameter('The device id')],
+        responses: {
+          '200': ok('Approved', 'DeviceStatus'),
+          ...adminErrors,
+          '404': problem('No such device (not_found)'),
+          '409': problem('The device is revoked (conflict)'),
+        },
+      },
+    },
+    '/devices/{id}/revoke': {
+      post: {
+        operationId: 'revokeDevice',
+        summary: 'Revoke a device: renew and authenticate fail from then on',
+        security: [{ admin: [] }],
+        parameters: [guidParameter('The device id')],
+        responses: { '200': ok('Revoked', 'DeviceStatus'), ...adminErrors, '404': problem('No such device (not_found)') },
+      },
+    },
+  },
+} as const;

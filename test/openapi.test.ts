@@ -1,0 +1,59 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { registeredFunctions, triggerOf } from '../host/functionsCore.js';
+import { openApi } from '../functions/openApi.js';
+import { errorCodes } from '../shared/errors.js';
+import { invoke } from './support/invoke.js';
+
+beforeAll(async () => {
+  // Every function file registers itself on import, as under the Functions host.
+  const dir = join(__dirname, '..', 'functions');
+  for (const file of readdirSync(dir).filter((name) => name.endsWith('.ts'))) await import(join(dir, file));
+});
+
+function registeredRoutes(): string[] {
+  return registeredFunctions()
+    .map((registration) => triggerOf(registration))
+    .filter((trigger) => trigger?.type === 'httpTrigger')
+    .flatMap((trigger) => (trigger?.methods ?? []).map((method) => `${method.toLowerCase()} /${trigger?.route}`))
+    .sort();
+}
+
+describe('GET /api/openapi.json', () => {
+  it('is an OpenAPI 3.1 document describing exactly the registered routes and methods', async () => {
+    const answer = await invoke(openApi, { method: 'GET', path: '/api/openapi.json' });
+    expect(answer.status).toBe(200);
+    const document = answer.body as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(document.openapi).toBe('3.1.0');
+    const documented = Object.entries(document.paths)
+      .flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method} ${path}`))
+      .sort();
+    expect(registeredRoutes().length).toBeGreaterThan(10);
+    expect(documented).toEqual(registeredRoutes());
+  });
+
+  it('gives every operation a success answer, and problem+json for every error it lists', async () => {
+    const document = (await invoke(openApi, { method: 'GET', path: '/api/openapi.json' })).body as {
+      paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
+    };
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const statuses = Object.keys(operation.responses);
+        expect({ route: `${method} ${path}`, success: statuses.some((status) => status.startsWith('2')) }).toEqual({ route: `${method} ${path}`, success: true });
+        for (const status of statuses.filter((code) => Number(code) >= 400)) {
+          expect({ route: `${method} ${path} ${status}`, types: Object.keys(operation.responses[status]?.content ?? {}) }).toEqual({
+            route: `${method} ${path} ${status}`,
+            types: ['application/problem+json'],
+          });
+        }
+      }
+    }
+  });
+
+  it('lists every error code the service can answer with', () => {
+    const document = require('../shared/openapi/openApiDocument.js').openApiDocument as {
+      components: { schemas: { Problem: { properties: { code: { enum: string[] } } } } };
+    };
+    expect([...document.components.schemas.Problem.properties.code.enum].sort()).toEqual(Object.keys(errorCodes).sort());
+  });
+});

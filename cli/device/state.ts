@@ -1,7 +1,7 @@
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomicFile.js';
+import { writePrivateFile } from '../../shared/fs/privateFile.js';
 import { identityFromPem, identityToPem, type DeviceIdentity } from './identity.js';
 
 /** What the device keeps between runs, besides its key and certificate. */
@@ -41,8 +41,8 @@ export class DeviceState {
   async saveIdentity(identity: DeviceIdentity): Promise<void> {
     await this.ensure();
     const { privateKeyPem, certificatePem } = identityToPem(identity);
-    await writeFileAtomic(join(this.dir, files.key), privateKeyPem);
-    await writeFileAtomic(join(this.dir, files.certificate), certificatePem);
+    await writePrivateFile(join(this.dir, files.key), privateKeyPem);
+    await writePrivateFile(join(this.dir, files.certificate), certificatePem);
   }
 
   async loadToken(): Promise<TokenState | undefined> {
@@ -52,7 +52,7 @@ export class DeviceState {
 
   async saveToken(state: TokenState): Promise<void> {
     await this.ensure();
-    await writeFileAtomic(join(this.dir, files.token), `${JSON.stringify(state, null, 2)}\n`);
+    await writePrivateFile(join(this.dir, files.token), `${JSON.stringify(state, null, 2)}\n`);
   }
 
   private async read(name: string): Promise<string | undefined> {

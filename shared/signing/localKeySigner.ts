@@ -3,13 +3,13 @@ import {
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
-  randomUUID,
   sign,
   type KeyObject,
 } from 'node:crypto';
-import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import { createPrivateFileOnce } from '../fs/privateFile.js';
 import type { PublicJwk, SigningAlg, SigningKey, TokenSigner } from './signer.js';
 
 /**
@@ -76,24 +76,6 @@ async function readOrCreateKeyFile(file: string, alg: SigningAlg): Promise<strin
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   const pem = generatePrivateKey(alg).export({ format: 'pem', type: 'pkcs8' }).toString();
-  // Written whole to a private temporary file, then linked into place: link() fails if the
-  // file appeared meanwhile, so a racing process never reads a half-written key and the
-  // first key made wins.
-  const temporary = `${file}.${process.pid}.${randomUUID()}.tmp`;
-  const handle = await open(temporary, 'wx', 0o600);
-  try {
-    await handle.writeFile(pem);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await link(temporary, file);
-    return pem;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFile(file, 'utf8');
-    throw error;
-  } finally {
-    await unlink(temporary);
-  }
+  // Of two processes starting at once, the first key made wins and both use it.
+  return (await createPrivateFileOnce(file, pem)) ? pem : readFile(file, 'utf8');
 }

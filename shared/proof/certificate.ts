@@ -37,7 +37,13 @@ export function checkDeviceCertificate(x5c: unknown, nowSeconds: number): Device
   } catch {
     throw new ServiceError('invalid_certificate', 'x5c[0] does not parse as an X.509 certificate');
   }
-  const publicKey = certificate.publicKey;
+  let publicKey: KeyObject;
+  try {
+    publicKey = certificate.publicKey;
+  } catch {
+    // It parsed as X.509, but node cannot decode its key (say, an unknown algorithm OID).
+    throw new ServiceError('invalid_certificate', "the certificate's public key cannot be read; use RSA (2048+ bits) or EC P-256/P-384");
+  }
   const algorithms = allowedAlgorithms(publicKey);
   const notBefore = Date.parse(certificate.validFrom) / 1000;
   const notAfter = Date.parse(certificate.validTo) / 1000;

@@ -41,10 +41,25 @@ export class TableService {
   }
 }
 
-// Bounded: at most 3 retries, waits of 100 ms doubling to at most 1 s, so a request gives
-// up within about 2 s and answers 503 rather than holding the caller.
+/** How long one attempt may wait for the store; a store that accepts and never answers is down. */
+const attemptTimeoutMs = 3000;
+
+// Bounded: at most 3 retries, waits of 100 ms doubling to at most 1 s, and each attempt at
+// most 3 s, so a request gives up and answers 503 rather than holding the caller.
 const clientOptions: TableServiceClientOptions = {
   retryOptions: { maxRetries: 3, retryDelayInMs: 100, maxRetryDelayInMs: 1000 },
+  additionalPolicies: [
+    {
+      position: 'perRetry',
+      policy: {
+        name: 'storageAttemptTimeout',
+        sendRequest: (request, next) => {
+          request.timeout = attemptTimeoutMs;
+          return next(request);
+        },
+      },
+    },
+  ],
 };
 
 export function createTableClient(connection: string, tableName: string): TableClient {
@@ -81,6 +96,8 @@ export async function storageCall<T>(what: string, operation: () => Promise<T>):
 }
 
 function isUnavailable(error: unknown): boolean {
+  // A timed-out attempt surfaces as an abort, which the SDK does not retry.
+  if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) return true;
   if (!(error instanceof RestError)) return false;
   const status = error.statusCode;
   return status === undefined || status === 408 || status === 429 || status >= 500;

@@ -1,0 +1,495 @@
+import { createHmac, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { HttpHandler } from '@azure/functions';
+import { approveDevice } from '../functions/approveDevice.js';
+import { authenticateDevice } from '../functions/authenticateDevice.js';
+import { blockBulkToken } from '../functions/blockBulkToken.js';
+import { createBulkToken } from '../functions/createBulkToken.js';
+import { listBulkTokens } from '../functions/listBulkTokens.js';
+import { listDevices } from '../functions/listDevices.js';
+import { registerDevice } from '../functions/registerDevice.js';
+import { registerInternal } from '../functions/registerInternal.js';
+import { renewDeviceToken } from '../functions/renewDeviceToken.js';
+import { revokeDevice } from '../functions/revokeDevice.js';
+import { unblockBulkToken } from '../functions/unblockBulkToken.js';
+import { createDeviceIdentity, signProof, type DeviceIdentity } from '../cli/device/identity.js';
+import { deviceCall, serviceUrl } from './support/devices.js';
+import { problemViolation, tableChanges } from './support/fuzzKit.js';
+import { b64url, certificateBase64, decodeSegment, proofParts, segment, serviceSigned, signProofParts } from './support/jwsForge.js';
+import { bearer, invoke, type Answer, type CallOptions } from './support/invoke.js';
+import { startLocalHost, type LocalHost } from './support/localHost.js';
+import { installTestServices, testAdminKey, uniqueTablePrefix, type TestServices } from './support/services.js';
+import { dumpTables } from './support/tables.js';
+
+/**
+ * One test per attack on the protocol (RFC 8725's list and this service's own), each with
+ * the exact status and code the attacker must get, and nothing stored by the attempt.
+ * Attacks already covered elsewhere are listed here too, by name, so this file is the
+ * complete catalogue; those tests say which file covers the same ground.
+ */
+
+const day = 86_400;
+let services: TestServices;
+let bulk: { id: string; token: string };
+let deviceA: DeviceIdentity;
+let deviceB: DeviceIdentity;
+let tokenA: string;
+let deviceIdA: string;
+
+beforeAll(async () => {
+  services = await installTestServices();
+  bulk = await newBulkToken({ lifetimeMinutes: 10_080 });
+  [deviceA, deviceB] = await Promise.all([createDeviceIdentity('ec'), createDeviceIdentity('ec')]);
+  const registered = await invoke(registerDevice, await deviceCall(deviceA, '/api/register', { bearer: bulk.token, now: services.clock.now() }));
+  expect(registered.status).toBe(201);
+  tokenA = registered.body.token as string;
+  deviceIdA = registered.body.deviceId as string;
+}, 30_000);
+
+async function newBulkToken(body: Record<string, unknown> = {}): Promise<{ id: string; token: string }> {
+  const answer = await invoke(createBulkToken, { path: '/api/bulk-tokens', headers: bearer(testAdminKey), body });
+  expect(answer.status).toBe(201);
+  return answer.body as { id: string; token: string };
+}
+
+/**
+ * Runs an attack and checks its refusal: the exact status and code, a well-formed problem,
+ * and no table changed. `replayMayGrow` where the proof itself was valid, so it may take its
+ * place in the replay cache before a later check refuses (see test/fuzz.test.ts).
+ */
+async function refused(attack: () => Promise<Answer>, status: number, code: string, options: { replayMayGrow?: boolean } = {}): Promise<Answer> {
+  const prefix = services.config.tablePrefix;
+  const before = await dumpTables(prefix);
+  const answer = await attack();
+  expect({ status: answer.status, code: answer.body.code }).toEqual({ status, code });
+  expect(problemViolation(answer)).toBeUndefined();
+  const changes = tableChanges(before, await dumpTables(prefix), prefix).filter((key) => !(options.replayMayGrow && key.startsWith('replay|')));
+  expect(changes).toEqual([]);
+  return answer;
+}
+
+/** A device request with a fresh, correct proof by `identity` for whatever token is presented. */
+async function deviceRequest(handler: HttpHandler, path: string, token: string | undefined, identity: DeviceIdentity = deviceA): Promise<Answer> {
+  return invoke(handler, await deviceCall(identity, path, { ...(token === undefined ? {} : { bearer: token }), now: services.clock.now() }));
+}
+
+const renew = (token: string, identity?: DeviceIdentity) => deviceRequest(renewDeviceToken, '/api/renew', token, identity);
+const authenticate = (token: string, identity?: DeviceIdentity) => deviceRequest(authenticateDevice, '/api/authenticate', token, identity);
+const register = (token: string, identity?: DeviceIdentity) => deviceRequest(registerDevice, '/api/register', token, identity);
+
+function parts(token: string): { header: Record<string, unknown>; claims: Record<string, unknown>; payload: string; signature: string } {
+  const [header = '', payload = '', signature = ''] = token.split('.');
+  return { header: decodeSegment(header), claims: decodeSegment(payload), payload, signature };
+}
+
+/** The token with a new header (and optionally claims), signed by the service's own key. */
+async function resigned(token: string, header: Record<string, unknown>, claims?: Record<string, unknown>): Promise<string> {
+  const { payload } = parts(token);
+  return serviceSigned(services.signer, header, claims === undefined ? payload : segment(claims));
+}
+
+// ---------------------------------------------------------------------------------------
+
+describe('algorithm attacks on tokens', () => {
+  it('alg none, unsigned, on a device token: 401 invalid_token', async () => {
+    const { header, payload } = parts(tokenA);
+    await refused(() => authenticate(`${segment({ ...header, alg: 'none' })}.${payload}.`), 401, 'invalid_token');
+  });
+
+  it('alg none on a bulk token, keeping the original signature: 401 invalid_token', async () => {
+    const { header, payload, signature } = parts(bulk.token);
+    await refused(() => register(`${segment({ ...header, alg: 'none' })}.${payload}.${signature}`, deviceB), 401, 'invalid_token');
+  });
+
+  async function hs256With(secret: string | Buffer): Promise<string> {
+    const { header, payload } = parts(tokenA);
+    const input = `${segment({ ...header, alg: 'HS256' })}.${payload}`;
+    return `${input}.${b64url(createHmac('sha256', secret).update(input).digest())}`;
+  }
+
+  it('HS256 signed with the public key as JWK JSON: 401 invalid_token', async () => {
+    const [jwk] = await services.signer.publicKeys();
+    await refused(async () => renew(await hs256With(JSON.stringify(jwk))), 401, 'invalid_token');
+  });
+
+  it('HS256 signed with the public key as PEM text: 401 invalid_token', async () => {
+    const [jwk] = await services.signer.publicKeys();
+    const pem = createPublicKey({ key: { ...jwk }, format: 'jwk' }).export({ format: 'pem', type: 'spki' }).toString();
+    await refused(async () => renew(await hs256With(pem)), 401, 'invalid_token');
+  });
+
+  it('an RS256 signature under an ES256 header (algorithm substitution): 401 invalid_token', async () => {
+    const { header } = parts(tokenA);
+    expect(header.alg).toBe('RS256');
+    const answer = await refused(async () => authenticate(await resigned(tokenA, { ...header, alg: 'ES256' })), 401, 'invalid_token');
+    expect(answer.body.detail).toMatch(/alg does not match its key/);
+  });
+
+  it('a critical header extension the service does not understand: 401 invalid_token', async () => {
+    const { header } = parts(tokenA);
+    await refused(async () => authenticate(await resigned(tokenA, { ...header, crit: ['exp'], exp: 1 })), 401, 'invalid_token');
+  });
+});
+
+describe('key-id attacks', () => {
+  it('an unknown kid: 401 invalid_token', async () => {
+    const { header } = parts(tokenA);
+    const answer = await refused(async () => authenticate(await resigned(tokenA, { ...header, kid: 'not-a-key-of-this-service' })), 401, 'invalid_token');
+    expect(answer.body.detail).toMatch(/key this service does not know/);
+  });
+
+  it.each([
+    ['a path traversal', '../../etc/passwd'],
+    ['a very long kid (4,000 characters)', 'k'.repeat(4000)],
+    ['a kid with NUL', 'abc\u0000def'],
+    ["our kid with a NUL and more after it (truncation)", 'KID\u0000../../etc/passwd'],
+    ['a URL', 'http://127.0.0.1:9/keys/1'],
+  ])('kid as %s: 401 invalid_token', async (_name, kid) => {
+    const { header } = parts(tokenA);
+    const ourKid = String(header.kid);
+    await refused(async () => authenticate(await resigned(tokenA, { ...header, kid: kid.replace('KID', ourKid) })), 401, 'invalid_token');
+  });
+
+  it('no kid at all: 401 invalid_token', async () => {
+    const { header } = parts(tokenA);
+    const { kid: _dropped, ...withoutKid } = header;
+    await refused(async () => authenticate(await resigned(tokenA, withoutKid)), 401, 'invalid_token');
+  });
+});
+
+describe('token-type confusion', () => {
+  it('a device token as the bulk token on /api/register: 401 invalid_token (also in registration.test.ts)', async () => {
+    const answer = await refused(() => register(tokenA, deviceB), 401, 'invalid_token');
+    expect(answer.body.detail).toMatch(/typ must be bulk-registration\+jwt/);
+  });
+
+  it('a bulk token as the device token on /api/renew: 401 invalid_token (also in renewal.test.ts)', async () => {
+    const answer = await refused(() => renew(bulk.token), 401, 'invalid_token');
+    expect(answer.body.detail).toMatch(/typ must be device\+jwt/);
+  });
+
+  it('a bulk token as the device token on /api/authenticate: 401 invalid_token', async () => {
+    await refused(() => authenticate(bulk.token), 401, 'invalid_token');
+  });
+
+  it("a device's proof JWS as the device token: 401 invalid_token", async () => {
+    const proof = await signProof(deviceA, { method: 'POST', url: `${serviceUrl}/api/renew`, iat: services.clock.now() });
+    await refused(() => renew(proof), 401, 'invalid_token');
+  });
+
+  it("a device's proof JWS as the bulk token: 401 invalid_token", async () => {
+    const proof = await signProof(deviceB, { method: 'POST', url: `${serviceUrl}/api/register`, iat: services.clock.now() });
+    await refused(() => register(proof, deviceB), 401, 'invalid_token');
+  });
+
+  it('a token signed by the service with a generic typ (JWT): 401 invalid_token', async () => {
+    const { header } = parts(tokenA);
+    await refused(async () => authenticate(await resigned(tokenA, { ...header, typ: 'JWT' })), 401, 'invalid_token');
+  });
+
+  it('the device token itself as the proof: 400 invalid_proof', async () => {
+    await refused(() => invoke(authenticateDevice, { path: '/api/authenticate', headers: bearer(tokenA), body: { proof: tokenA } }), 400, 'invalid_proof');
+  });
+});
+
+describe('token lifetime, issuer and audience', () => {
+  it('an expired device token (90 days + 301 s): 401 token_expired', async () => {
+    services.clock.advance(90 * day + 301);
+    try {
+      await refused(() => authenticate(tokenA), 401, 'token_expired');
+    } finally {
+      services.clock.advance(-(90 * day + 301));
+    }
+  });
+
+  it('a device token whose nbf is an hour ahead: 401 invalid_token', async () => {
+    const { header, claims } = parts(tokenA);
+    const now = services.clock.now();
+    const answer = await refused(async () => authenticate(await resigned(tokenA, header, { ...claims, iat: now + 3600, nbf: now + 3600, exp: now + 90 * day })), 401, 'invalid_token');
+    expect(answer.body.detail).toMatch(/not valid yet/);
+  });
+
+  it.each([
+    ['iss', { iss: 'https://attacker.example' }],
+    ['aud', { aud: 'another-service' }],
+    ['aud (an array without ours)', { aud: ['another-service'] }],
+  ])('a device token with a wrong %s: 401 invalid_token', async (_claim, change) => {
+    const { header, claims } = parts(tokenA);
+    await refused(async () => authenticate(await resigned(tokenA, header, { ...claims, ...change })), 401, 'invalid_token');
+  });
+});
+
+describe('keys advertised by the token are ignored', () => {
+  let server: Server;
+  let url: string;
+  let hits: string[];
+  let attacker: { privateKey: KeyObject; jwk: Record<string, unknown> };
+
+  beforeAll(async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    attacker = { privateKey, jwk: { ...(publicKey.export({ format: 'jwk' }) as Record<string, unknown>), kid: 'attacker', alg: 'RS256', use: 'sig' } };
+    hits = [];
+    // The attacker's key server: any fetch of it by the service would show here.
+    server = createServer((request, response) => {
+      hits.push(request.url ?? '');
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ keys: [attacker.jwk] }));
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((done) => server.close(() => done()));
+  });
+
+  function attackerToken(extraHeader: Record<string, unknown>, kid: 'ours' | 'theirs'): string {
+    const { header, payload } = parts(tokenA);
+    const input = `${segment({ ...header, alg: 'RS256', kid: kid === 'ours' ? header.kid : 'attacker', ...extraHeader })}.${payload}`;
+    return `${input}.${b64url(sign('sha256', Buffer.from(input), attacker.privateKey))}`;
+  }
+
+  it.each(['theirs', 'ours'] as const)('jku pointing at the attacker’s JWKS (kid %s): 401 invalid_token, and the URL is never fetched', async (kid) => {
+    await refused(() => authenticate(attackerToken({ jku: `${url}/jwks.json` }, kid)), 401, 'invalid_token');
+    expect(hits).toEqual([]);
+  });
+
+  it.each(['theirs', 'ours'] as const)('x5u pointing at the attacker’s certificate (kid %s): 401 invalid_token, and the URL is never fetched', async (kid) => {
+    await refused(() => authenticate(attackerToken({ x5u: `${url}/cert.pem` }, kid)), 401, 'invalid_token');
+    expect(hits).toEqual([]);
+  });
+
+  it.each(['theirs', 'ours'] as const)('an embedded jwk with the attacker’s public key (kid %s): 401 invalid_token', async (kid) => {
+    await refused(() => authenticate(attackerToken({ jwk: attacker.jwk }, kid)), 401, 'invalid_token');
+  });
+
+  it('an x5c certificate chain in a token header: 401 invalid_token', async () => {
+    await refused(() => authenticate(attackerToken({ x5c: [certificateBase64(deviceB)] }, 'ours')), 401, 'invalid_token');
+  });
+});
+
+describe('proof attacks', () => {
+  it('a proof made for /api/authenticate presented to /api/renew: 401 proof_rejected (renewal.test.ts covers the reverse)', async () => {
+    const call = await deviceCall(deviceA, '/api/authenticate', { bearer: tokenA, now: services.clock.now() });
+    await refused(() => invoke(renewDeviceToken, { ...call, path: '/api/renew' }), 401, 'proof_rejected');
+  });
+
+  it('a proof made for /api/register presented to /api/register/internal: 401 proof_rejected', async () => {
+    const call = await deviceCall(deviceB, '/api/register', { now: services.clock.now() });
+    await refused(() => invoke(registerInternal, { ...call, path: '/api/register/internal', headers: { 'x-forwarded-for': '127.0.0.1' } }), 401, 'proof_rejected');
+  });
+
+  it('a proof for another method (GET): 401 proof_rejected', async () => {
+    const call = await deviceCall(deviceA, '/api/authenticate', { bearer: tokenA, now: services.clock.now(), proof: { method: 'GET' } });
+    await refused(() => invoke(authenticateDevice, call), 401, 'proof_rejected');
+  });
+
+  it('a proof with iat a year in the future: 401 proof_rejected', async () => {
+    const call = await deviceCall(deviceA, '/api/authenticate', { bearer: tokenA, proof: { iat: services.clock.now() + 365 * day } });
+    await refused(() => invoke(authenticateDevice, call), 401, 'proof_rejected');
+  });
+
+  it('a proof with iat a year in the past: 401 proof_rejected', async () => {
+    const call = await deviceCall(deviceA, '/api/authenticate', { bearer: tokenA, proof: { iat: services.clock.now() - 365 * day } });
+    await refused(() => invoke(authenticateDevice, call), 401, 'proof_rejected');
+  });
+
+  it('the same proof twice on one instance: 401 proof_replayed (also in renewal.test.ts)', async () => {
+    const call = await deviceCall(deviceA, '/api/authenticate', { bearer: tokenA, now: services.clock.now() });
+    expect((await invoke(authenticateDevice, call)).status).toBe(200);
+    await refused(() => invoke(authenticateDevice, call), 401, 'proof_replayed');
+  });
+
+  it('a proof carrying the ath of another token: 401 proof_rejected', async () => {
+    const call = await deviceCall(deviceA, '/api/authenticate', { bearer: tokenA, now: services.clock.now(), proof: { bearerToken: bulk.token } });
+    await refused(() => invoke(authenticateDevice, call), 401, 'proof_rejected');
+  });
+
+  it('a proof signed alg none by a holder of the certificate only: 400 invalid_proof', async () => {
+    const { header, claims } = proofParts(deviceA, { path: '/api/authenticate', iat: services.clock.now(), jti: 'none-alg-proof-0001', bearer: tokenA });
+    const proof = `${segment({ ...header, alg: 'none' })}.${segment(claims)}.`;
+    await refused(() => invoke(authenticateDevice, { path: '/api/authenticate', headers: bearer(tokenA), body: { proof } }), 400, 'invalid_proof');
+  });
+
+  it('a proof HMAC-signed with the certificate as the secret: 400 invalid_proof', async () => {
+    const { header, claims } = proofParts(deviceA, { path: '/api/authenticate', iat: services.clock.now(), jti: 'hmac-alg-proof-0001', bearer: tokenA });
+    const input = `${segment({ ...header, alg: 'HS256' })}.${segment(claims)}`;
+    const proof = `${input}.${b64url(createHmac('sha256', deviceA.certificateDer).update(input).digest())}`;
+    await refused(() => invoke(authenticateDevice, { path: '/api/authenticate', headers: bearer(tokenA), body: { proof } }), 400, 'invalid_proof');
+  });
+
+  it('a certificate whose public key cannot be decoded (SPKI algorithm altered): 400 invalid_certificate, not 500', async () => {
+    const der = Buffer.from(deviceB.certificateDer);
+    const ecPublicKeyOid = Buffer.from('06072a8648ce3d0201', 'hex');
+    der[der.indexOf(ecPublicKeyOid) + ecPublicKeyOid.length - 1] = 0x09;
+    const { header, claims } = proofParts(deviceB, { path: '/api/register/internal', iat: services.clock.now(), jti: 'bad-spki-proof-00001' });
+    const proof = signProofParts(deviceB, { ...header, x5c: [der.toString('base64')] }, segment(claims));
+    await refused(() => invoke(registerInternal, { path: '/api/register/internal', headers: { 'x-forwarded-for': '127.0.0.1' }, body: { proof } }), 400, 'invalid_certificate');
+  });
+});
+
+describe('stolen tokens and swapped keys', () => {
+  it('the certificate swapped after registration (token bound to A, proof by a valid certificate B): 401 key_mismatch', async () => {
+    await refused(() => renew(tokenA, deviceB), 401, 'key_mismatch');
+  });
+
+  it("renewal by a party holding the token but not the key (A's certificate, the thief's signature): 401 proof_rejected", async () => {
+    const thief = await createDeviceIdentity('ec');
+    // A's certificate is public: it travels in every proof A sends. Its private key is not.
+    await refused(() => renew(tokenA, { ...thief, certificateDer: deviceA.certificateDer }), 401, 'proof_rejected');
+  });
+
+  it('authentication by a party holding the token but not the key: 401 proof_rejected', async () => {
+    const thief = await createDeviceIdentity('ec');
+    await refused(() => authenticate(tokenA, { ...thief, certificateDer: deviceA.certificateDer }), 401, 'proof_rejected');
+  });
+});
+
+describe('bulk registration tokens', () => {
+  it('a blocked bulk token: 401 token_blocked (also in registration.test.ts)', async () => {
+    const blocked = await newBulkToken();
+    await invoke(blockBulkToken, { path: '/x', headers: bearer(testAdminKey), params: { id: blocked.id } });
+    await refused(() => register(blocked.token, deviceB), 401, 'token_blocked', { replayMayGrow: true });
+  });
+
+  it('a used-up bulk token: 401 token_used_up (also in registration.test.ts)', async () => {
+    const once = await newBulkToken({ maxUses: 1 });
+    expect((await register(once.token, await createDeviceIdentity('ec'))).status).toBe(201);
+    await refused(() => register(once.token, deviceB), 401, 'token_used_up', { replayMayGrow: true });
+  });
+});
+
+describe('request bodies', () => {
+  it('an oversize body (17 KiB): 413 payload_too_large', async () => {
+    const call = await deviceCall(deviceA, '/api/authenticate', { bearer: tokenA, now: services.clock.now() });
+    const padded = JSON.stringify(call.body).padEnd(17 * 1024, ' ');
+    await refused(() => invoke(authenticateDevice, { ...call, body: undefined, rawBody: padded, headers: { ...call.headers, 'content-type': 'application/json' } }), 413, 'payload_too_large');
+  });
+
+  it('a Content-Length declaring a huge body: 413 payload_too_large before reading it', async () => {
+    const call = await deviceCall(deviceA, '/api/authenticate', { bearer: tokenA, now: services.clock.now() });
+    await refused(() => invoke(authenticateDevice, { ...call, headers: { ...call.headers, 'content-length': String(2 ** 31) } }), 413, 'payload_too_large');
+  });
+
+  it('5,000 nested arrays inside 16 KiB: 400 invalid_request, promptly', async () => {
+    const nested = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    const started = Date.now();
+    await refused(() => invoke(renewDeviceToken, { path: '/api/renew', headers: { ...bearer(tokenA), 'content-type': 'application/json' }, rawBody: nested }), 400, 'invalid_request');
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('5,000 nested arrays as the proof value: 400 invalid_request', async () => {
+    const body = `{"proof":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    expect(body.length).toBeLessThan(16 * 1024);
+    await refused(
+      () => invoke(registerInternal, { path: '/api/register/internal', headers: { 'x-forwarded-for': '127.0.0.1', 'content-type': 'application/json' }, rawBody: body }),
+      400,
+      'invalid_request',
+    );
+  });
+
+  it('a proof whose signed payload is 5,000 nested arrays: 400 invalid_proof', async () => {
+    const { header } = proofParts(deviceA, { path: '/api/authenticate', iat: services.clock.now(), jti: 'unused-jti-000001', bearer: tokenA });
+    const proof = signProofParts(deviceA, header, b64url(`${'['.repeat(5000)}${']'.repeat(5000)}`));
+    await refused(() => invoke(authenticateDevice, { path: '/api/authenticate', headers: bearer(tokenA), body: { proof } }), 400, 'invalid_proof');
+  });
+
+  it('5,000 nested arrays as an admin body: 400 invalid_request', async () => {
+    await refused(
+      () => invoke(createBulkToken, { path: '/api/bulk-tokens', headers: { ...bearer(testAdminKey), 'content-type': 'application/json' }, rawBody: `${'['.repeat(5000)}${']'.repeat(5000)}` }),
+      400,
+      'invalid_request',
+    );
+  });
+});
+
+describe('admin routes', () => {
+  const someId = '3f2a9c4e-0c1b-4a57-9d0e-6b8f1e2d3c4a';
+  const routes: Array<[string, HttpHandler, Partial<CallOptions>]> = [
+    ['POST /api/bulk-tokens', createBulkToken, { path: '/api/bulk-tokens', body: {} }],
+    ['GET /api/bulk-tokens', listBulkTokens, { method: 'GET', path: '/api/bulk-tokens' }],
+    ['POST /api/bulk-tokens/{id}/block', blockBulkToken, { path: `/api/bulk-tokens/${someId}/block`, params: { id: someId } }],
+    ['POST /api/bulk-tokens/{id}/unblock', unblockBulkToken, { path: `/api/bulk-tokens/${someId}/unblock`, params: { id: someId } }],
+    ['GET /api/devices', listDevices, { method: 'GET', path: '/api/devices' }],
+    ['POST /api/devices/{id}/approve', approveDevice, { path: `/api/devices/${someId}/approve`, params: { id: someId } }],
+    ['POST /api/devices/{id}/revoke', revokeDevice, { path: `/api/devices/${someId}/revoke`, params: { id: someId } }],
+  ];
+
+  const call = (handler: HttpHandler, options: Partial<CallOptions>, headers: Record<string, string>) =>
+    invoke(handler, { path: '/', ...options, headers });
+
+  it.each(routes)('%s without a credential: 401 missing_credential', async (_name, handler, options) => {
+    const answer = await refused(() => call(handler, options, {}), 401, 'missing_credential');
+    expect(answer.headers.get('www-authenticate')).toBe('Bearer realm="cmg-token-auth"');
+  });
+
+  it.each(routes)('%s with a wrong credential: 401 invalid_token', async (_name, handler, options) => {
+    await refused(() => call(handler, options, bearer(`${testAdminKey.slice(0, -1)}${testAdminKey.endsWith('A') ? 'B' : 'A'}`)), 401, 'invalid_token');
+  });
+
+  it.each(routes)('%s with a device token as the admin credential: 401 invalid_token', async (_name, handler, options) => {
+    await refused(() => call(handler, options, bearer(tokenA)), 401, 'invalid_token');
+  });
+
+  it.each(routes)('%s with a bulk registration token as the admin credential: 401 invalid_token', async (_name, handler, options) => {
+    await refused(() => call(handler, options, bearer(bulk.token)), 401, 'invalid_token');
+  });
+
+  it('a revoke by a device token does not revoke: the device still authenticates', async () => {
+    await refused(() => invoke(revokeDevice, { path: '/x', headers: bearer(tokenA), params: { id: deviceIdA } }), 401, 'invalid_token');
+    expect((await authenticate(tokenA)).status).toBe(200);
+  });
+});
+
+describe('proof replay across two service processes', () => {
+  let first: LocalHost;
+  let second: LocalHost;
+
+  beforeAll(async () => {
+    // Two instances of the function app: separate processes, one storage account, one key.
+    const shared = {
+      STORAGE_CONNECTION: process.env.TEST_STORAGE_CONNECTION ?? '',
+      TABLE_PREFIX: uniqueTablePrefix(),
+      LOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'cmg-attack-hosts-')),
+    };
+    [first, second] = await Promise.all([startLocalHost(shared), startLocalHost(shared)]);
+  }, 40_000);
+
+  afterAll(async () => {
+    await Promise.all([first?.stop(), second?.stop()]);
+  });
+
+  async function post(host: LocalHost, path: string, headers: Record<string, string>, proof: string): Promise<{ status: number; code: unknown; token: unknown }> {
+    const response = await fetch(`${host.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ proof }) });
+    const body = (await response.json()) as Record<string, unknown>;
+    return { status: response.status, code: body.code, token: body.token };
+  }
+
+  async function registeredOn(host: LocalHost, device: DeviceIdentity): Promise<string> {
+    const proof = await signProof(device, { method: 'POST', url: `${host.url}/api/register/internal` });
+    const answer = await post(host, '/api/register/internal', {}, proof);
+    expect(answer.status).toBe(201);
+    return answer.token as string;
+  }
+
+  it('an authenticate proof used on one instance and replayed on the other: 200, then 401 proof_replayed (registration.e2e.test.ts covers register)', async () => {
+    const device = await createDeviceIdentity('ec');
+    const token = await registeredOn(first, device);
+    const proof = await signProof(device, { method: 'POST', url: `${first.url}/api/authenticate`, bearerToken: token });
+    expect((await post(first, '/api/authenticate', bearer(token), proof)).status).toBe(200);
+    expect(await post(second, '/api/authenticate', bearer(token), proof)).toMatchObject({ status: 401, code: 'proof_replayed' });
+  });
+
+  it('a renew proof raced on both instances at once: exactly one 200, the other 401 proof_replayed', async () => {
+    const device = await createDeviceIdentity('ec');
+    const token = await registeredOn(second, device);
+    const proof = await signProof(device, { method: 'POST', url: `${second.url}/api/renew`, bearerToken: token });
+    const answers = await Promise.all([post(first, '/api/renew', bearer(token), proof), post(second, '/api/renew', bearer(token), proof)]);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 401]);
+    expect(answers.find((answer) => answer.status === 401)?.code).toBe('proof_replayed');
+  });
+});

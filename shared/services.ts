@@ -1,4 +1,5 @@
-import { AdminKeyAuthorizer, type AdminAuthorizer } from './admin/adminAuthorizer.js';
+import { AdminKeyAuthorizer, EitherAdminAuthorizer, type AdminAuthorizer } from './admin/adminAuthorizer.js';
+import { EntraAdminAuthorizer } from './admin/entraAdminAuthorizer.js';
 import { BulkTokenService } from './bulkTokens/bulkTokenService.js';
 import { TableBulkTokenStore } from './bulkTokens/tableBulkTokenStore.js';
 import { systemClock, type Clock } from './clock.js';
@@ -17,6 +18,7 @@ import { TableDeviceStore } from './devices/tableDeviceStore.js';
 import { NetworkSet } from './network/cidr.js';
 import { ProofVerifier } from './proof/proofVerifier.js';
 import { TableReplayCache } from './proof/replayCache.js';
+import { PurgeService } from './purge/purgeService.js';
 
 /**
  * The composition root: the one place that picks adapters from configuration. Handlers ask
@@ -34,6 +36,7 @@ export interface Services {
   readonly internalNetworks: NetworkSet;
   readonly registration: RegistrationService;
   readonly deviceAdmin: DeviceAdminService;
+  readonly purge: PurgeService;
   readonly deviceAuth: DeviceAuthenticator;
 }
 
@@ -59,14 +62,30 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     signer,
     verifier,
     tables,
-    admin: overrides.admin ?? new AdminKeyAuthorizer(config.adminKey),
+    admin: overrides.admin ?? createAdminAuthorizer(config, clock),
     bulkTokens,
     proofs,
     internalNetworks: new NetworkSet(config.internalNetworks),
     registration: new RegistrationService(devices, bulkTokens, new DeviceTokenIssuer(signer, clock, claims), clock, policy),
     deviceAdmin: new DeviceAdminService(devices, clock, policy),
+    purge: new PurgeService({ tables, clock, storageConnection: config.storageConnection, tablePrefix: config.tablePrefix, ...config.purge }),
     deviceAuth: new DeviceAuthenticator(verifier, proofs, devices),
   };
+}
+
+/**
+ * Entra ID access tokens when ADMIN_AUDIENCE is set; the admin key when ADMIN_KEY is set,
+ * except in Azure (the platform sets WEBSITE_SITE_NAME), where a shared key is refused
+ * unless ALLOW_ADMIN_KEY_IN_AZURE says otherwise.
+ */
+export function createAdminAuthorizer(config: Config, clock: Clock, env: Record<string, string | undefined> = process.env): AdminAuthorizer {
+  const inAzure = env.WEBSITE_SITE_NAME !== undefined;
+  const adminKey = inAzure && !config.allowAdminKeyInAzure ? undefined : config.adminKey;
+  const entra = config.adminAudience
+    ? new EntraAdminAuthorizer({ tenantId: config.tenantId, audience: config.adminAudience, appRole: config.adminAppRole, clock })
+    : undefined;
+  if (entra && adminKey !== undefined) return new EitherAdminAuthorizer(new AdminKeyAuthorizer(adminKey), entra);
+  return entra ?? new AdminKeyAuthorizer(adminKey);
 }
 
 async function createSigner(config: Config, clock: Clock): Promise<TokenSigner> {

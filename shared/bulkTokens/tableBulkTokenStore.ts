@@ -1,5 +1,6 @@
 import type { TableClient, TableEntityResult, TransactionAction } from '@azure/data-tables';
 import { epochSeconds, isoTime } from '../clock.js';
+import { expiryBucket } from '../storage/expiryBucket.js';
 import { isStatus, storageCall, storageErrorCode, type TableService } from '../storage/tableService.js';
 import { ConcurrentUpdateError, type Versioned } from '../storage/versioned.js';
 import type { BulkTokenRecord, BulkTokenStore } from './bulkTokenStore.js';
@@ -33,6 +34,8 @@ type BulkTokenEntity = {
  */
 export class TableBulkTokenStore implements BulkTokenStore {
   static readonly tableName = 'bulktokens';
+  /** Token ids by the hour they expire in (partition = hour, row = id), for the purge. */
+  static readonly expiryIndexName = 'bulktokenexpiry';
 
   constructor(private readonly tables: TableService) {}
 
@@ -40,7 +43,13 @@ export class TableBulkTokenStore implements BulkTokenStore {
     return this.tables.table(TableBulkTokenStore.tableName);
   }
 
+  /**
+   * The index row first, as for device pairings: a crash in between leaves an index row the
+   * purge drops, never a record the purge cannot find.
+   */
   async insert(record: BulkTokenRecord): Promise<void> {
+    const index = await this.tables.table(TableBulkTokenStore.expiryIndexName);
+    await storageCall(what, () => index.upsertEntity({ partitionKey: expiryBucket(record.expiresAt), rowKey: record.id }, 'Replace'));
     const client = await this.client();
     await storageCall(what, () => client.createEntity(toEntity(record)));
   }

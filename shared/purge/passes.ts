@@ -1,0 +1,87 @@
+import type { TableClient } from '@azure/data-tables';
+import { epochSeconds } from '../clock.js';
+import type { DeviceStatus } from '../devices/deviceStore.js';
+import { expiryBucket } from '../storage/expiryBucket.js';
+import { isStatus } from '../storage/tableService.js';
+import type { Verdict } from './indexSweep.js';
+import type { PurgeMeter } from './meteredTables.js';
+import { deleteIfPresent, deleteInTransactions, keyPages, odataString, readEntity, type EntityKey } from './tableBatches.js';
+
+/** What the purge removed, by kind. */
+export interface Removed {
+  devices: number;
+  pendingApprovals: number;
+  bulkTokens: number;
+  bulkTokenUses: number;
+  replayEntries: number;
+  staleIndexRows: number;
+}
+
+export interface PassCounts extends Removed {
+  /** Entities left in place because they changed between the purge's read and its delete. */
+  changedMeanwhile: number;
+}
+
+// The row layouts of TableDeviceStore and TableBulkTokenStore, which keep them private.
+const pairingRowKey = 'pairing';
+const bulkTokenPartition = 'bulk-token';
+
+/**
+ * Checks one row of the device expiry index (partition = hour, row = device id). The pairing
+ * is read first: the row may be stale (the device renewed into a later hour, or the write it
+ * announced never happened), and only the pairing's current expiry decides. It is deleted
+ * under the ETag of that read, so a renewal landing in between wins and the pairing stays.
+ */
+export function deviceCheck(
+  devices: TableClient,
+  meter: PurgeMeter,
+  counts: PassCounts,
+  due: (status: DeviceStatus, expiresAt: number) => boolean,
+): (row: EntityKey) => Promise<Verdict> {
+  return async (row) => {
+    const key = { partitionKey: row.rowKey, rowKey: pairingRowKey };
+    const pairing = await readEntity<{ status: DeviceStatus; expiresAt: string }>(devices, key, ['status', 'expiresAt'], meter, 'devices');
+    if (!pairing) return 'stale';
+    const expiresAt = epochSeconds(pairing.expiresAt);
+    if (expiryBucket(expiresAt) !== row.partitionKey) return 'stale';
+    if (!due(pairing.status, expiresAt)) return 'keep';
+    try {
+      if (!(await deleteIfPresent(devices, key, meter, pairing.etag))) return 'purged';
+    } catch (error) {
+      if (!isStatus(error, 412)) throw error;
+      counts.changedMeanwhile++;
+      return 'keep';
+    }
+    if (pairing.status === 'pending') counts.pendingApprovals++;
+    else counts.devices++;
+    return 'purged';
+  };
+}
+
+/**
+ * Checks one row of the bulk-token expiry index (partition = hour, row = token id). Use rows
+ * go first and the record last, so a run that dies halfway leaves the record - and with it
+ * the index row - for the next run to finish; never orphaned use rows.
+ */
+export function bulkTokenCheck(bulkTokens: TableClient, meter: PurgeMeter, counts: PassCounts): (row: EntityKey) => Promise<Verdict> {
+  return async (row) => {
+    const id = row.rowKey;
+    const key = { partitionKey: bulkTokenPartition, rowKey: `token:${id}` };
+    const record = await readEntity<{ expiresAt: string }>(bulkTokens, key, ['expiresAt'], meter, 'bulkTokens');
+    if (!record) return 'stale';
+    if (expiryBucket(epochSeconds(record.expiresAt)) !== row.partitionKey) return 'stale';
+    // ';' sorts right after ':', so this range is exactly the token's `use:<id>:` rows.
+    const uses = `PartitionKey eq ${odataString(bulkTokenPartition)} and RowKey ge ${odataString(`use:${id}:`)} and RowKey lt ${odataString(`use:${id};`)}`;
+    for await (const page of keyPages(bulkTokens, uses, meter, 'bulkTokenUses')) {
+      counts.bulkTokenUses += await deleteInTransactions(bulkTokens, page, meter);
+    }
+    try {
+      if (await deleteIfPresent(bulkTokens, key, meter, record.etag)) counts.bulkTokens++;
+    } catch (error) {
+      if (!isStatus(error, 412)) throw error;
+      counts.changedMeanwhile++;
+      return 'keep';
+    }
+    return 'purged';
+  };
+}

@@ -1,0 +1,311 @@
+import { randomUUID } from 'node:crypto';
+import type { TableClient, TransactionAction } from '@azure/data-tables';
+import { InvocationContext } from '@azure/functions';
+import { purgeExpired } from '../functions/purgeExpired.js';
+import { TableBulkTokenStore } from '../shared/bulkTokens/tableBulkTokenStore.js';
+import { isoTime } from '../shared/clock.js';
+import type { DeviceRecord, DeviceStatus } from '../shared/devices/deviceStore.js';
+import { TableDeviceStore } from '../shared/devices/tableDeviceStore.js';
+import { TableReplayCache } from '../shared/proof/replayCache.js';
+import { PurgeMeter } from '../shared/purge/meteredTables.js';
+import { deviceCheck, type PassCounts } from '../shared/purge/passes.js';
+import { describePurge, type PurgeSummary } from '../shared/purge/purgeSummary.js';
+import { expiryBucket } from '../shared/storage/expiryBucket.js';
+import { TableService } from '../shared/storage/tableService.js';
+import { startLocalHost } from './support/localHost.js';
+import { installTestServices, uniqueTablePrefix, type TestServices } from './support/services.js';
+
+const hour = 3_600;
+const day = 86_400;
+/** The defaults: DEVICE_RETENTION_DAYS 7, BULK_TOKEN_RETENTION_DAYS 30. */
+const deviceRetention = 7 * day;
+const bulkRetention = 30 * day;
+
+let services: TestServices;
+let store: TableDeviceStore;
+/** Half past an hour, so "an hour later" is always in the next expiry bucket. */
+let t0: number;
+
+// Each test gets its own tables: purge runs see exactly what the test stored.
+beforeEach(async () => {
+  services = await installTestServices();
+  t0 = Math.floor(services.clock.now() / hour) * hour + hour / 2;
+  services.clock.seconds = t0;
+  store = new TableDeviceStore(services.tables);
+});
+
+function pairing(status: DeviceStatus, expiresAt: number, deviceId = randomUUID()): DeviceRecord {
+  return {
+    deviceId,
+    thumbprint: `thumb-${deviceId}`,
+    registration: 'internal',
+    bulkTokenId: undefined,
+    status,
+    registeredAt: t0,
+    expiresAt,
+    approvedAt: undefined,
+    revokedAt: status === 'revoked' ? t0 : undefined,
+  };
+}
+
+async function stored(status: DeviceStatus, expiresAt: number): Promise<DeviceRecord> {
+  const record = pairing(status, expiresAt);
+  await store.insert(record);
+  return record;
+}
+
+async function rows(table: string, filter?: string): Promise<Array<{ partitionKey: string; rowKey: string }>> {
+  const client = await services.tables.table(table);
+  const found: Array<{ partitionKey: string; rowKey: string }> = [];
+  const entities = client.listEntities(filter === undefined ? {} : { queryOptions: { filter } });
+  for await (const entity of entities) found.push({ partitionKey: entity.partitionKey ?? '', rowKey: entity.rowKey ?? '' });
+  return found;
+}
+
+const indexRowsOf = async (deviceId: string) => (await rows(TableDeviceStore.expiryIndexName)).filter((row) => row.rowKey === deviceId);
+
+async function purge(overrides: { timeBudgetSeconds?: number } = {}): Promise<PurgeSummary> {
+  return services.purge.run(overrides);
+}
+
+const nothingRemoved = { devices: 0, pendingApprovals: 0, bulkTokens: 0, bulkTokenUses: 0, replayEntries: 0, staleIndexRows: 0 };
+
+describe('purge: device pairings', () => {
+  it('a renewed device survives a run past its first expiry; an unrenewed one and its index row are gone; a second run removes nothing', async () => {
+    const renewed = await stored('active', t0 + hour);
+    const lapsed = await stored('active', t0 + hour);
+    const current = await store.get(renewed.deviceId);
+    await store.replace({ ...current!.value, expiresAt: t0 + 90 * day }, current!.etag);
+
+    services.clock.seconds = t0 + hour + deviceRetention + hour;
+    const first = await purge();
+
+    expect(first.removed).toEqual({ ...nothingRemoved, devices: 1, staleIndexRows: 1 });
+    expect(first.complete).toBe(true);
+    expect(await store.get(lapsed.deviceId)).toBeUndefined();
+    expect(await indexRowsOf(lapsed.deviceId)).toEqual([]);
+    expect((await store.get(renewed.deviceId))?.value.expiresAt).toBe(t0 + 90 * day);
+    // Its row for the old hour is dropped; the row for its new expiry stays.
+    expect(await indexRowsOf(renewed.deviceId)).toEqual([{ partitionKey: expiryBucket(t0 + 90 * day), rowKey: renewed.deviceId }]);
+
+    const second = await purge();
+    expect(second.removed).toEqual(nothingRemoved);
+    expect(second.entitiesDeleted).toBe(0);
+    expect(second.read).toMatchObject({ indexRows: 0, devices: 0 });
+  });
+
+  it('keeps an active or revoked pairing until DEVICE_RETENTION_DAYS after it lapsed', async () => {
+    const active = await stored('active', t0 + hour);
+    const revoked = await stored('revoked', t0 + hour);
+
+    services.clock.seconds = t0 + hour + deviceRetention - hour;
+    expect((await purge()).removed).toEqual(nothingRemoved);
+    expect(await store.get(active.deviceId)).toBeDefined();
+    expect(await store.get(revoked.deviceId)).toBeDefined();
+
+    services.clock.seconds = t0 + hour + deviceRetention + hour;
+    expect((await purge()).removed).toEqual({ ...nothingRemoved, devices: 2 });
+    expect(await store.get(active.deviceId)).toBeUndefined();
+    expect(await store.get(revoked.deviceId)).toBeUndefined();
+  });
+
+  it('purges a pending device at its abandonment time (registeredAt + PENDING_APPROVAL_DAYS), while lapsed active ones wait for their retention', async () => {
+    const abandonedAt = t0 + 30 * day;
+    const pending = await stored('pending', abandonedAt);
+    const active = await stored('active', abandonedAt);
+
+    services.clock.seconds = abandonedAt - hour;
+    expect((await purge()).removed).toEqual(nothingRemoved);
+    expect(await store.get(pending.deviceId)).toBeDefined();
+
+    services.clock.seconds = abandonedAt + hour;
+    const atAbandonment = await purge();
+    expect(atAbandonment.removed).toEqual({ ...nothingRemoved, pendingApprovals: 1 });
+    expect(await store.get(pending.deviceId)).toBeUndefined();
+    expect(await indexRowsOf(pending.deviceId)).toEqual([]);
+    expect(await store.get(active.deviceId)).toBeDefined();
+
+    // The hours already checked for pending devices are not read again every hour.
+    services.clock.seconds = abandonedAt + 2 * hour;
+    const next = await purge();
+    expect(next.read.indexRows).toBe(0);
+    expect(next.read.devices).toBe(0);
+
+    services.clock.seconds = abandonedAt + deviceRetention + hour;
+    expect((await purge()).removed).toEqual({ ...nothingRemoved, devices: 1 });
+    expect(await store.get(active.deviceId)).toBeUndefined();
+  });
+
+  it('drops index rows left by a run or a write that died halfway (pairing already gone, or never stored)', async () => {
+    const deleted = await stored('active', t0 + hour);
+    const devices = await services.tables.table(TableDeviceStore.tableName);
+    await devices.deleteEntity(deleted.deviceId, 'pairing');
+    const index = await services.tables.table(TableDeviceStore.expiryIndexName);
+    const neverStored = randomUUID();
+    await index.upsertEntity({ partitionKey: expiryBucket(t0 + hour), rowKey: neverStored });
+
+    services.clock.seconds = t0 + hour + deviceRetention + hour;
+    const summary = await purge();
+    expect(summary.removed).toEqual({ ...nothingRemoved, staleIndexRows: 2 });
+    expect(await rows(TableDeviceStore.expiryIndexName)).toEqual([]);
+  });
+
+  it('a renewal that lands between the purge reading a pairing and deleting it wins (the delete is conditional on the ETag read)', async () => {
+    const racing = await stored('active', t0 + hour);
+    const devices = await services.tables.table(TableDeviceStore.tableName);
+    // The renewal happens right after the purge's read returns.
+    const raced = new Proxy(devices, {
+      get(target, property, receiver) {
+        if (property !== 'getEntity') return Reflect.get(target, property, receiver) as unknown;
+        return async (...args: Parameters<TableClient['getEntity']>) => {
+          const read = await target.getEntity(...args);
+          const current = await store.get(racing.deviceId);
+          await store.replace({ ...current!.value, expiresAt: t0 + 90 * day }, current!.etag);
+          return read;
+        };
+      },
+    });
+    const counts: PassCounts = { ...nothingRemoved, changedMeanwhile: 0 };
+    const check = deviceCheck(raced, new PurgeMeter(), counts, () => true);
+
+    expect(await check({ partitionKey: expiryBucket(t0 + hour), rowKey: racing.deviceId })).toBe('keep');
+    expect(counts.changedMeanwhile).toBe(1);
+    expect((await store.get(racing.deviceId))?.value.expiresAt).toBe(t0 + 90 * day);
+  });
+});
+
+describe('purge: cost follows what expired, not what is stored', () => {
+  /** `live` pairings that have not lapsed (some in the current hour) and 6 lapsed past retention. */
+  async function scenario(live: number): Promise<PurgeSummary> {
+    services = await installTestServices();
+    services.clock.seconds = t0;
+    store = new TableDeviceStore(services.tables);
+    const lapsedAt = [1, 1, 2, 5, 5, 5].map((hours) => t0 - deviceRetention - hours * hour);
+    await Promise.all([
+      ...lapsedAt.map((expiresAt) => stored('active', expiresAt)),
+      ...Array.from({ length: live }, (_, i) => stored('active', i % 4 === 0 ? t0 + 60 : t0 + (i + 1) * hour)),
+    ]);
+    return purge();
+  }
+
+  it('reads exactly the lapsed entries - no index partition at or after the cut-off - and makes the same requests whatever the live count', async () => {
+    const few = await scenario(4);
+    const many = await scenario(80);
+    for (const summary of [few, many]) {
+      expect(summary.removed.devices).toBe(6);
+      expect(summary.read.indexRows).toBe(6);
+      expect(summary.read.devices).toBe(6);
+      expect(summary.readBefore.devices).toBe(expiryBucket(t0 - deviceRetention - 300));
+    }
+    expect(many.requests).toBe(few.requests);
+    expect(many.entitiesRead).toBe(few.entitiesRead);
+    expect(many.entitiesDeleted).toBe(12);
+    const liveRows = await rows(TableDeviceStore.expiryIndexName);
+    expect(liveRows).toHaveLength(80);
+    expect(liveRows.every((row) => row.partitionKey >= expiryBucket(t0))).toBe(true);
+  });
+});
+
+describe('purge: bulk tokens', () => {
+  async function addUses(id: string, count: number): Promise<void> {
+    const client = await services.tables.table(TableBulkTokenStore.tableName);
+    const actions: TransactionAction[] = Array.from({ length: count }, () => {
+      const deviceId = randomUUID();
+      return ['create', { partitionKey: 'bulk-token', rowKey: `use:${id}:${deviceId}`, deviceId, usedAt: isoTime(t0) }];
+    });
+    for (let i = 0; i < actions.length; i += 100) await client.submitTransaction(actions.slice(i, i + 100));
+  }
+
+  it('removes an expired record and all its use rows only after BULK_TOKEN_RETENTION_DAYS', async () => {
+    const expiring = await services.bulkTokens.create({ lifetimeMinutes: 60 });
+    const longer = await services.bulkTokens.create({ lifetimeMinutes: 10_080 });
+    await services.bulkTokens.admitDevice(expiring.id, randomUUID());
+    await addUses(expiring.id, 130);
+    await services.bulkTokens.admitDevice(longer.id, randomUUID());
+    const usesOf = async (id: string) =>
+      (await rows(TableBulkTokenStore.tableName, `PartitionKey eq 'bulk-token' and RowKey ge 'use:${id}:' and RowKey lt 'use:${id};'`)).length;
+
+    services.clock.seconds = t0 + hour + bulkRetention - hour;
+    expect((await purge()).removed).toEqual(nothingRemoved);
+    expect((await services.bulkTokens.list()).map((token) => token.id).sort()).toEqual([expiring.id, longer.id].sort());
+
+    services.clock.seconds = t0 + hour + bulkRetention + hour;
+    const summary = await purge();
+    expect(summary.removed).toEqual({ ...nothingRemoved, bulkTokens: 1, bulkTokenUses: 131 });
+    expect((await services.bulkTokens.list()).map((token) => token.id)).toEqual([longer.id]);
+    expect(await usesOf(expiring.id)).toBe(0);
+    expect(await usesOf(longer.id)).toBe(1);
+    expect((await rows(TableBulkTokenStore.expiryIndexName)).map((row) => row.rowKey)).toEqual([longer.id]);
+  });
+});
+
+describe('purge: replay cache', () => {
+  it('drops the partitions of past hours whole and keeps the current hour', async () => {
+    const cache = new TableReplayCache(services.tables);
+    await Promise.all(Array.from({ length: 150 }, (_, i) => cache.claim(`old-proof-${i}-padding`, t0 - 3 * hour)));
+    await cache.claim('last-hour-proof-padding', t0 - hour);
+    await cache.claim('earlier-this-hour-proof', t0 - 600);
+    await cache.claim('current-proof-padding', t0 + 300);
+
+    const summary = await purge();
+    expect(summary.removed).toEqual({ ...nothingRemoved, replayEntries: 151 });
+    expect((await rows(TableReplayCache.tableName)).map((row) => row.partitionKey)).toEqual([expiryBucket(t0), expiryBucket(t0)]);
+  });
+});
+
+describe('purge: time budget', () => {
+  it('a run whose budget is spent stops between batches and says so; the next run finishes', async () => {
+    await Promise.all(Array.from({ length: 160 }, (_, i) => stored('active', t0 - deviceRetention - (1 + (i % 3)) * hour)));
+
+    const first = await purge({ timeBudgetSeconds: 0 });
+    expect(first.complete).toBe(false);
+    expect(first.removed.devices).toBe(100);
+    expect(describePurge(first)).toMatch(/stopped early: the time budget of 0 s was spent, the next run continues/);
+    // Stopped cleanly: every pairing deleted so far has lost its index row too.
+    expect(await rows(TableDeviceStore.expiryIndexName)).toHaveLength(60);
+
+    const second = await purge();
+    expect(second.complete).toBe(true);
+    expect(second.removed).toEqual({ ...nothingRemoved, devices: 60 });
+    expect(describePurge(second)).toMatch(/purge removed 60 device pairings.*complete$/);
+    expect((await purge()).removed).toEqual(nothingRemoved);
+  });
+});
+
+describe('the purgeExpired timer function', () => {
+  it('logs what it removed per kind and how long it took; a past-due run says so and runs anyway', async () => {
+    await stored('active', t0 - deviceRetention - 2 * hour);
+    const logs: string[] = [];
+    const context = new InvocationContext({
+      invocationId: 'purge-test',
+      functionName: 'purgeExpired',
+      logHandler: (level, ...args) => logs.push(`${level}: ${args.map(String).join(' ')}`),
+    });
+    const schedule = { last: isoTime(t0 - 2 * hour), next: isoTime(t0), lastUpdated: isoTime(t0 - 2 * hour) };
+    await purgeExpired({ isPastDue: true, schedule: { adjustForDST: true }, scheduleStatus: schedule }, context);
+    expect(logs[0]).toMatch(/^warning: purge timer is past due/);
+    expect(logs[1]).toMatch(
+      /^information: purge removed 1 device pairings, 0 abandoned pending approvals, 0 bulk-token records with 0 use rows, 0 replay-cache entries, 0 stale index rows in \d+\.\d\d s \(\d+ entities read, 2 deleted, \d+ Table requests\); complete$/,
+    );
+  });
+});
+
+describe('POST /admin/functions/purgeExpired on the local host', () => {
+  it('runs the timer function at once and answers 202', async () => {
+    const connection = process.env.TEST_STORAGE_CONNECTION ?? '';
+    const prefix = uniqueTablePrefix();
+    const now = Math.floor(Date.now() / 1000);
+    const lapsed = pairing('active', now - deviceRetention - day);
+    await new TableDeviceStore(new TableService(connection, prefix)).insert(lapsed);
+
+    const host = await startLocalHost({ STORAGE_CONNECTION: connection, TABLE_PREFIX: prefix, LOG_LEVEL: 'information' });
+    try {
+      const response = await fetch(`${host.url}/admin/functions/purgeExpired`, { method: 'POST' });
+      expect(response.status).toBe(202);
+      expect(host.output()).toMatch(/\[purgeExpired\] information: purge removed 1 device pairings/);
+    } finally {
+      await host.stop();
+    }
+    expect(await new TableDeviceStore(new TableService(connection, prefix)).get(lapsed.deviceId)).toBeUndefined();
+  });
+});

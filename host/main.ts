@@ -42,8 +42,14 @@ async function main(): Promise<void> {
 
   provideFunctionsCore();
   const functionsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'functions');
-  for (const file of (await readdir(functionsDir)).filter((name) => name.endsWith('.js')).sort()) {
-    await import(pathToFileURL(join(functionsDir, file)).href);
+  // EXTRA_FUNCTIONS_DIR: compiled function files served beside functions/; only `npm run
+  // bench` sets it (dist/bench/functions: a no-op baseline and a heap report). Azure loads
+  // dist/functions alone, so these never ship.
+  const extraDirs = env.EXTRA_FUNCTIONS_DIR ? [resolve(env.EXTRA_FUNCTIONS_DIR)] : [];
+  for (const dir of [functionsDir, ...extraDirs]) {
+    for (const file of (await readdir(dir)).filter((name) => name.endsWith('.js')).sort()) {
+      await import(pathToFileURL(join(dir, file)).href);
+    }
   }
 
   const listener = createRequestListener(registeredFunctions(), {

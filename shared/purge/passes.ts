@@ -40,7 +40,7 @@ export function deviceCheck(
 ): (row: EntityKey) => Promise<Verdict> {
   return async (row) => {
     const key = { partitionKey: row.rowKey, rowKey: pairingRowKey };
-    const pairing = await readEntity<{ status: DeviceStatus; expiresAt: string }>(devices, key, ['status', 'expiresAt'], meter, 'devices');
+    const pairing = await readEntity<{ status: DeviceStatus; expiresAt: string }>(devices, key, meter, 'devices');
     if (!pairing) return 'stale';
     const expiresAt = epochSeconds(pairing.expiresAt);
     if (expiryBucket(expiresAt) !== row.partitionKey) return 'stale';
@@ -67,7 +67,7 @@ export function bulkTokenCheck(bulkTokens: TableClient, meter: PurgeMeter, count
   return async (row) => {
     const id = row.rowKey;
     const key = { partitionKey: bulkTokenPartition, rowKey: `token:${id}` };
-    const record = await readEntity<{ expiresAt: string }>(bulkTokens, key, ['expiresAt'], meter, 'bulkTokens');
+    const record = await readEntity<{ expiresAt: string }>(bulkTokens, key, meter, 'bulkTokens');
     if (!record) return 'stale';
     if (expiryBucket(epochSeconds(record.expiresAt)) !== row.partitionKey) return 'stale';
     // ';' sorts right after ':', so this range is exactly the token's `use:<id>:` rows.

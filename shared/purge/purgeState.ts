@@ -16,7 +16,7 @@ export class PurgeState {
   constructor(private readonly client: TableClient) {}
 
   async pendingSweptThrough(meter: PurgeMeter): Promise<string | undefined> {
-    const entity = await readEntity<{ through?: string }>(this.client, PurgeState.key, ['through'], meter, 'purgeState');
+    const entity = await readEntity<{ through?: string }>(this.client, PurgeState.key, meter, 'purgeState');
     return typeof entity?.through === 'string' ? entity.through : undefined;
   }
 

@@ -56,18 +56,19 @@ export async function deleteIfPresent(client: TableClient, key: EntityKey, meter
   }
 }
 
-/** Point read of selected properties with the ETag; undefined if absent. */
+/**
+ * Point read with the ETag; undefined if absent. The whole entity, not a `$select`: pairings
+ * are small, and Azurite answers a point read with `$select` markedly slower (measured: 5,000
+ * reads at concurrency 32 took 6.3 s with it, 3.9 s without; a delete took 3.9 s).
+ */
 export async function readEntity<T extends object>(
   client: TableClient,
   key: EntityKey,
-  select: readonly string[],
   meter: PurgeMeter,
   kind: ReadKind,
 ): Promise<(T & { etag: string }) | undefined> {
   try {
-    const entity = await storageCall(what, () =>
-      client.getEntity<T>(key.partitionKey, key.rowKey, { queryOptions: { select: [...select] } }),
-    );
+    const entity = await storageCall(what, () => client.getEntity<T>(key.partitionKey, key.rowKey));
     meter.read[kind]++;
     return entity;
   } catch (error) {
@@ -78,11 +79,12 @@ export async function readEntity<T extends object>(
 
 /**
  * The keys matching `filter`, page by page, with the next page requested while the caller
- * works on the current one. Only keys are selected: the purge decides from them alone.
+ * works on the current one. No `$select`: index rows hold nothing but their keys, and
+ * Azurite handles `$select` slowly (see readEntity).
  */
 export async function* keyPages(client: TableClient, filter: string, meter: PurgeMeter, kind: ReadKind, pageSize = 1000): AsyncGenerator<EntityKey[]> {
   const pages = client
-    .listEntities<object>({ queryOptions: { filter, select: ['PartitionKey', 'RowKey'] } })
+    .listEntities<object>({ queryOptions: { filter } })
     .byPage({ maxPageSize: pageSize });
   let next = storageCall(what, () => pages.next());
   try {

@@ -1,0 +1,148 @@
+/** Command-line options of `npm run bench -- [options]`. */
+export interface BenchOptions {
+  seed: number;
+  parts: Part[];
+  concurrency: number[];
+  durationSeconds: number;
+  warmupSeconds: number;
+  devices: number;
+  breakdownOperations: number;
+  authStorage: Array<'embedded' | 'worker'>;
+  registrations: number;
+  registerConcurrency: number;
+  startupRuns: number;
+  soakRequests: number;
+  soakConcurrency: number;
+  soakMaxMinutes: number;
+  heapBoundMb: number;
+  hostCpuProf: string | undefined;
+}
+
+export const allParts = ['authenticate', 'breakdown', 'registration', 'startup', 'soak'] as const;
+export type Part = (typeof allParts)[number];
+
+export const usage = `npm run bench -- [options]
+
+  --seed N                 seed of every random choice (device keys, request order, jtis); default 1
+  --parts LIST             any of ${allParts.join(',')}; default all
+  --concurrency LIST       (a) concurrency levels; default 1,16,64
+  --duration S             (a) seconds of each timed run; default 5
+  --warmup S               (a) seconds of warm-up before each timed run; default 1
+  --devices N              (a, soak) registered devices the requests are spread over; default 16
+  --auth-storage LIST      (a) embedded (the host's own Azurite, as npm start) and/or worker (the bench's
+                           Azurite in a worker thread, outside the host's event loop); default embedded,worker
+  --breakdown-ops N        (a, breakdown) operations per step; default 2000
+  --registrations N        (b) devices registered in each run; default 500
+  --register-concurrency N (b) default 16
+  --startup-runs N         (c) default 5
+  --soak-requests N        (soak) authenticate requests; default 100000
+  --soak-concurrency N     (soak) default 16
+  --soak-max-minutes N     (soak) stop after this long, as a failure; default 30
+  --heap-bound-mb N        (soak) largest heap growth accepted; default 10
+  --host-cpu-prof DIR      (a) CPU-profile the host during each timed authenticate run, into DIR/*.cpuprofile
+                           (summarise one with: node dist/bench/cpuProfile.js FILE)
+`;
+
+export function parseOptions(argv: string[]): BenchOptions {
+  const options: BenchOptions = {
+    seed: 1,
+    parts: [...allParts],
+    concurrency: [1, 16, 64],
+    durationSeconds: 5,
+    warmupSeconds: 1,
+    devices: 16,
+    breakdownOperations: 2000,
+    authStorage: ['embedded', 'worker'],
+    registrations: 500,
+    registerConcurrency: 16,
+    startupRuns: 5,
+    soakRequests: 100_000,
+    soakConcurrency: 16,
+    soakMaxMinutes: 30,
+    heapBoundMb: 10,
+    hostCpuProf: undefined,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i] ?? '';
+    if (flag === '--help' || flag === '-h') {
+      console.log(usage);
+      process.exit(0);
+    }
+    const value = argv[++i];
+    if (value === undefined) throw new UsageError(`${flag} needs a value`);
+    switch (flag) {
+      case '--seed':
+        options.seed = integer(flag, value, 0, 2 ** 32 - 1);
+        break;
+      case '--parts': {
+        const parts = value.split(',').map((part) => part.trim());
+        const unknown = parts.filter((part) => !(allParts as readonly string[]).includes(part));
+        if (unknown.length > 0) throw new UsageError(`--parts: unknown part(s) ${unknown.join(', ')}`);
+        options.parts = parts as Part[];
+        break;
+      }
+      case '--concurrency':
+        options.concurrency = value.split(',').map((level) => integer(flag, level, 1, 1024));
+        break;
+      case '--duration':
+        options.durationSeconds = number(flag, value, 0.5, 600);
+        break;
+      case '--warmup':
+        options.warmupSeconds = number(flag, value, 0, 60);
+        break;
+      case '--devices':
+        options.devices = integer(flag, value, 1, 10_000);
+        break;
+      case '--auth-storage': {
+        const modes = value.split(',').map((mode) => mode.trim());
+        if (modes.some((mode) => mode !== 'embedded' && mode !== 'worker')) throw new UsageError('--auth-storage: embedded, worker or both');
+        options.authStorage = modes as Array<'embedded' | 'worker'>;
+        break;
+      }
+      case '--breakdown-ops':
+        options.breakdownOperations = integer(flag, value, 10, 1_000_000);
+        break;
+      case '--registrations':
+        options.registrations = integer(flag, value, 1, 1_000_000);
+        break;
+      case '--register-concurrency':
+        options.registerConcurrency = integer(flag, value, 1, 1024);
+        break;
+      case '--startup-runs':
+        options.startupRuns = integer(flag, value, 1, 100);
+        break;
+      case '--soak-requests':
+        options.soakRequests = integer(flag, value, 1, 10_000_000);
+        break;
+      case '--soak-concurrency':
+        options.soakConcurrency = integer(flag, value, 1, 1024);
+        break;
+      case '--soak-max-minutes':
+        options.soakMaxMinutes = number(flag, value, 1, 24 * 60);
+        break;
+      case '--heap-bound-mb':
+        options.heapBoundMb = number(flag, value, 0, 100_000);
+        break;
+      case '--host-cpu-prof':
+        options.hostCpuProf = value;
+        break;
+      default:
+        throw new UsageError(`unknown option ${flag}`);
+    }
+  }
+  return options;
+}
+
+export class UsageError extends Error {}
+
+function number(flag: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min || value > max) throw new UsageError(`${flag}: a number from ${min} to ${max} (got ${text})`);
+  return value;
+}
+
+function integer(flag: string, text: string, min: number, max: number): number {
+  const value = number(flag, text, min, max);
+  if (!Number.isInteger(value)) throw new UsageError(`${flag}: a whole number (got ${text})`);
+  return value;
+}

@@ -12,6 +12,8 @@ import { deviceCheck, type PassCounts } from '../shared/purge/passes.js';
 import { describePurge, type PurgeSummary } from '../shared/purge/purgeSummary.js';
 import { expiryBucket } from '../shared/storage/expiryBucket.js';
 import { TableService } from '../shared/storage/tableService.js';
+import { PurgeService } from '../shared/purge/purgeService.js';
+import { azuriteConnectionString } from '../host/azurite.js';
 import { startLocalHost } from './support/localHost.js';
 import { installTestServices, uniqueTablePrefix, type TestServices } from './support/services.js';
 
@@ -269,6 +271,22 @@ describe('purge: time budget', () => {
     expect(second.removed).toEqual({ ...nothingRemoved, devices: 60 });
     expect(describePurge(second)).toMatch(/purge removed 60 device pairings.*complete$/);
     expect((await purge()).removed).toEqual(nothingRemoved);
+  });
+});
+
+describe('purge: storage failures', () => {
+  it('a store that does not answer fails the run as unavailable (nothing half-done is lost: the next run starts over)', async () => {
+    const unreachable = azuriteConnectionString('127.0.0.1', 9); // the discard port: nothing listens
+    const purge = new PurgeService({
+      tables: new TableService(unreachable, uniqueTablePrefix()),
+      clock: services.clock,
+      storageConnection: unreachable,
+      tablePrefix: uniqueTablePrefix(),
+      timeBudgetSeconds: 60,
+      deviceRetentionDays: 7,
+      bulkTokenRetentionDays: 30,
+    });
+    await expect(purge.run()).rejects.toMatchObject({ code: 'unavailable' });
   });
 });
 

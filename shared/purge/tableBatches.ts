@@ -83,22 +83,23 @@ export async function readEntity<T extends object>(
  * Azurite handles `$select` slowly (see readEntity).
  */
 export async function* keyPages(client: TableClient, filter: string, meter: PurgeMeter, kind: ReadKind, pageSize = 1000): AsyncGenerator<EntityKey[]> {
-  const pages = client
-    .listEntities<object>({ queryOptions: { filter } })
-    .byPage({ maxPageSize: pageSize });
-  let next = storageCall(what, () => pages.next());
-  try {
-    for (;;) {
-      const page = await next;
-      if (page.done) return;
-      next = storageCall(what, () => pages.next());
-      const keys = page.value.map((entity) => ({ partitionKey: entity.partitionKey ?? '', rowKey: entity.rowKey ?? '' }));
-      meter.read[kind] += keys.length;
-      yield keys;
-    }
-  } finally {
-    // The caller stopped early: a prefetched page may still be on its way; its failure is moot.
-    next.catch(() => undefined);
+  const pages = client.listEntities<object>({ queryOptions: { filter } }).byPage({ maxPageSize: pageSize });
+  const fetchPage = () => {
+    const page = storageCall(what, () => pages.next());
+    // Marked as handled at once: a prefetched page may fail while the caller is still busy
+    // with the previous one, and must not count as an unhandled rejection meanwhile. The
+    // error still reaches the caller when it awaits the page.
+    page.catch(() => undefined);
+    return page;
+  };
+  let next = fetchPage();
+  for (;;) {
+    const page = await next;
+    if (page.done) return;
+    next = fetchPage();
+    const keys = page.value.map((entity) => ({ partitionKey: entity.partitionKey ?? '', rowKey: entity.rowKey ?? '' }));
+    meter.read[kind] += keys.length;
+    yield keys;
   }
 }
 

@@ -1,13 +1,16 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TableClient } from '@azure/data-tables';
 import functions, { type HttpRequest as HttpRequestType, type HttpResponseInit, type InvocationContext as ContextType } from '@azure/functions';
 import { compactVerify } from 'jose';
 import { provideFunctionsCore } from '../host/coreShim.js';
 import { loadConfig } from '../shared/config.js';
 import { TableDeviceStore } from '../shared/devices/tableDeviceStore.js';
+import { readJsonBody } from '../shared/http/body.js';
 import { checkDeviceCertificate } from '../shared/proof/certificate.js';
+import { proofRequest } from '../shared/proof/proofRequest.js';
 import { TableReplayCache } from '../shared/proof/replayCache.js';
 import { createServices, useServices, type Services } from '../shared/services.js';
 import { tokenTypes } from '../shared/tokens/jws.js';
@@ -16,6 +19,7 @@ import { athOf, fastProof, JtiSource, seededDevices, tokenOf, type BenchDevice }
 import { percent, table, whole, type PartReport } from './format.js';
 import { processCpuSeconds } from './hostProcess.js';
 import type { SeededRandom } from './random.js';
+import { dropReplayRows, replayTable } from './replayRows.js';
 
 // The library's bundle hides these from ESM's named-export detection (as in host/server.ts).
 const { HttpRequest, HttpResponse, InvocationContext } = functions;
@@ -34,7 +38,7 @@ interface StageResult {
   name: string;
   operations: number;
   wallMicros: number;
-  /** CPU time of this thread (the request's own thread), from /proc. */
+  /** CPU time of the thread that runs the handler (this process's main thread), from /proc. */
   threadMicros: number;
   /** CPU of the whole bench process: adds the Azurite worker's share and crypto threads. */
   cpuMicros: number;
@@ -57,6 +61,10 @@ export async function authenticateStages(options: StagesOptions, random: SeededR
     provideFunctionsCore();
     const { authenticateDevice } = (await import('../functions/authenticateDevice.js')) as { authenticateDevice: Handler };
     const { benchNoop } = (await import('./functions/noop.js')) as { benchNoop: () => Promise<HttpResponseInit> };
+    const readsBody: Handler = async (request) => {
+      await readJsonBody(request, proofRequest);
+      return benchNoop();
+    };
 
     const jtis = new JtiSource(random.fork('jti'));
     const devices = await seededDevices(random.fork('devices'), 'stages', options.devices);
@@ -70,41 +78,18 @@ export async function authenticateStages(options: StagesOptions, random: SeededR
       });
     const x5c = devices.map((device) => device.identity.certificateDer.toString('base64'));
     const replay = new TableReplayCache(services.tables);
+    const replayRows = replayTable(options.azurite.connectionString, options.tablePrefix);
     const deviceStore = new TableDeviceStore(services.tables);
-    const results: StageResult[] = [];
-
-    const verifyOnly = proofs(n + 50);
-    results.push(await stage('device token: TokenVerifier.verify (jose jwtVerify, RS256)', n, (i) => services.verifier.verify(tokenOf(pick(i)), tokenTypes.device, 'device token')));
-    results.push(await stage('proof certificate: checkDeviceCertificate (X.509 parse, validity, self-signature)', n, (i) => checkDeviceCertificate([x5c[i % x5c.length]], now())));
+    // Inputs that a step uses up (fresh proofs, fresh key objects): one per operation, plus warm-up.
+    const supply = n + warmupOperations;
+    const verifyOnly = proofs(supply);
     // A new KeyObject per proof, as the service has (one X509Certificate per request).
-    const freshKeys: KeyObject[] = Array.from({ length: n + 50 }, (_, i) => new X509Certificate(pick(i).identity.certificateDer).publicKey);
-    results.push(await stage("proof signature: jose compactVerify, the certificate's new key object", n, (i) => compactVerify(verifyOnly[i]?.proof ?? '', freshKeys[i] as KeyObject, { algorithms: ['ES256'] })));
+    const freshKeys: KeyObject[] = Array.from({ length: supply }, (_, i) => new X509Certificate(pick(i).identity.certificateDer).publicKey);
     const keptKeys = devices.map((device) => new X509Certificate(device.identity.certificateDer).publicKey);
-    results.push(await stage('  the same with a key object jose has seen before (a certificate cache)', n, (i) => compactVerify(verifyOnly[i]?.proof ?? '', keptKeys[i % keptKeys.length] as KeyObject, { algorithms: ['ES256'] })));
-    results.push(
-      await stage('all proof checks but the replay cache: ProofVerifier.verifyWithoutReplayCheck', n, (i) => {
-        const { device, proof } = verifyOnly[i] as { device: BenchDevice; proof: string };
-        return services.proofs.verifyWithoutReplayCheck(proof, { method: 'POST', url, bearerToken: tokenOf(device), boundThumbprint: undefined });
-      }),
-    );
-    results.push(await stage('replay-cache insert: TableReplayCache.claim (Table createEntity)', n, () => replay.claim(jtis.next(), now() + 300)));
-    results.push(await stage('device point read: TableDeviceStore.get (Table getEntity)', n, (i) => deviceStore.get(pick(i).deviceId ?? '')));
-    results.push(
-      await stage('  the insert and the read at once (Promise.all), for comparison', n, (i) =>
-        Promise.all([replay.claim(jtis.next(), now() + 300), deviceStore.get(pick(i).deviceId ?? '')]),
-      ),
-    );
-
-    const whole1 = proofs(n + 50);
-    results.push(
-      await stage('DeviceAuthenticator.authenticate (all of the above, in sequence)', n, (i) => {
-        const { device, proof } = whole1[i] as { device: BenchDevice; proof: string };
-        return services.deviceAuth.authenticate(tokenOf(device), proof, { method: 'POST', url });
-      }),
-    );
-    const whole2 = proofs(n + 50);
+    const forAuthenticator = proofs(supply);
+    const forFunction = proofs(supply);
     const call = async (handler: Handler, i: number, path: string) => {
-      const { device, proof } = whole2[i] as { device: BenchDevice; proof: string };
+      const { device, proof } = forFunction[i] as { device: BenchDevice; proof: string };
       const request = new HttpRequest({
         method: 'POST',
         url: `http://127.0.0.1/api/${path}`,
@@ -116,12 +101,51 @@ export async function authenticateStages(options: StagesOptions, random: SeededR
       if (response.status !== 200) throw new Error(`${path} answered ${response.status}: ${await response.text()}`);
       return response.arrayBuffer();
     };
-    results.push(await stage('the authenticate function: HttpRequest in, HttpResponse out (no HTTP server)', n, (i) => call(authenticateDevice, i, 'authenticate')));
-    results.push(await stage('  the no-op function, the same way (the functions library\'s share)', n, (i) => call(benchNoop, i, 'bench/noop')));
 
+    const steps: Step[] = [
+      step('device token: TokenVerifier.verify (jose jwtVerify, RS256)', (i) => services.verifier.verify(tokenOf(pick(i)), tokenTypes.device, 'device token')),
+      step('proof certificate: checkDeviceCertificate (X.509 parse, validity, self-signature)', (i) => checkDeviceCertificate([x5c[i % x5c.length]], now())),
+      step("proof signature: jose compactVerify, the certificate's new key object", (i) =>
+        compactVerify(verifyOnly[i]?.proof ?? '', freshKeys[i] as KeyObject, { algorithms: ['ES256'] }),
+      ),
+      step('  the same with a key object jose has seen before (a certificate cache)', (i) =>
+        compactVerify(verifyOnly[i]?.proof ?? '', keptKeys[i % keptKeys.length] as KeyObject, { algorithms: ['ES256'] }),
+      ),
+      step('all proof checks but the replay cache: ProofVerifier.verifyWithoutReplayCheck', (i) => {
+        const { device, proof } = verifyOnly[i] as { device: BenchDevice; proof: string };
+        return services.proofs.verifyWithoutReplayCheck(proof, { method: 'POST', url, bearerToken: tokenOf(device), boundThumbprint: undefined });
+      }),
+      step('replay-cache insert: TableReplayCache.claim (Table createEntity)', () => replay.claim(jtis.next(), now() + 300), true),
+      step('device point read: TableDeviceStore.get (Table getEntity)', (i) => deviceStore.get(pick(i).deviceId ?? '')),
+      step(
+        '  the insert and the read at once (Promise.all), for comparison',
+        (i) => Promise.all([replay.claim(jtis.next(), now() + 300), deviceStore.get(pick(i).deviceId ?? '')]),
+        true,
+      ),
+      step(
+        'DeviceAuthenticator.authenticate (all of the above, in sequence)',
+        (i) => {
+          const { device, proof } = forAuthenticator[i] as { device: BenchDevice; proof: string };
+          return services.deviceAuth.authenticate(tokenOf(device), proof, { method: 'POST', url });
+        },
+        true,
+      ),
+      step('the authenticate function: HttpRequest in, HttpResponse out (no HTTP server)', (i) => call(authenticateDevice, i, 'authenticate'), true),
+      step("  the no-op function, the same way (the functions library's share)", (i) => call(benchNoop, i, 'bench/noop')),
+      step('  the no-op function that also reads its body (readJsonBody: stream, UTF-8, JSON, zod)', (i) => call(readsBody, i, 'bench/noop')),
+    ];
+    // Round-robin over the steps, a slice of each per round, so that whatever else the machine
+    // is doing falls on every step alike rather than on whichever ran at the wrong moment.
+    const perRound = Math.ceil(n / rounds);
+    const deadline = performance.now() + maxSeconds * 1000;
+    for (const current of steps) await runSlice(current, warmupOperations, replayRows, false);
+    for (let round = 0; round < rounds && performance.now() < deadline; round++) {
+      for (const current of steps) await runSlice(current, Math.min(perRound, n - current.measured.operations), replayRows, true);
+    }
+    const results = steps.map((current) => perOperation(current.measured));
     const handlerThread = results.find((result) => result.name.startsWith('the authenticate function'))?.threadMicros ?? Number.NaN;
     return {
-      title: `(a, breakdown) one authenticate, step by step: this process, concurrency 1, the bench's Azurite in a worker thread, ${whole(n)} operations per step`,
+      title: `(a, breakdown) one authenticate, step by step: this process, concurrency 1, the bench's Azurite in a worker thread, ${whole(results[0]?.operations ?? 0)} operations per step`,
       table: table(
         ['step', 'wall µs', 'CPU µs (request thread)', 'CPU µs (process)', 'thread CPU / whole function'],
         results.map((result) => [
@@ -133,8 +157,9 @@ export async function authenticateStages(options: StagesOptions, random: SeededR
         ]),
       ),
       notes: [
-        'wall = elapsed per operation; CPU (request thread) = user+system time of the thread that runs the handler, from /proc (10 ms ticks over the whole step); ' +
-          "CPU (process) adds Azurite's worker thread (the storage steps' server side) and libuv's threads (jose verifies through WebCrypto, which runs there)",
+        'steps run one operation at a time, interleaved in 10 rounds; wall = elapsed per operation; ' +
+          'CPU (request thread) = time the thread that runs the handler was on a CPU (/proc schedstat); ' +
+          "CPU (process) adds Azurite's worker thread (the storage steps' server side) and node's helper threads (GC, libuv)",
       ],
       ok: true,
     };
@@ -161,28 +186,55 @@ async function registerInProcess(services: Services, devices: BenchDevice[], jti
   }
 }
 
-/** CPU seconds of this process's main thread (its task id is the process id). */
-function threadCpuSeconds(): number {
-  return processCpuSeconds(process.pid, process.pid) ?? Number.NaN;
+const warmupOperations = 50;
+const rounds = 10;
+/** The whole breakdown stops starting rounds after this long. */
+const maxSeconds = 120;
+
+interface Step {
+  operation: (index: number) => unknown;
+  /** Starts each slice with an empty replay partition (see bench/replayRows.ts). */
+  inserts: boolean;
+  /** The next unused input index. */
+  next: number;
+  measured: StageResult;
 }
 
-/** Runs `operation` 50 times untimed, then `count` times (at most 5 s) timed, one at a time. */
-async function stage(name: string, count: number, operation: (index: number) => unknown): Promise<StageResult> {
-  for (let i = 0; i < 50; i++) await operation(count + i);
-  const deadline = performance.now() + 5_000;
-  const thread = threadCpuSeconds();
+function step(name: string, operation: (index: number) => unknown, inserts = false): Step {
+  return { operation, inserts, next: 0, measured: { name, operations: 0, wallMicros: 0, threadMicros: 0, cpuMicros: 0 } };
+}
+
+/** Runs `count` operations of `current` one at a time, adding their cost when `timed`. */
+async function runSlice(current: Step, count: number, replayRows: TableClient, timed: boolean): Promise<void> {
+  if (count <= 0) return;
+  if (current.inserts) await dropReplayRows(replayRows);
+  const thread = threadCpuMicros();
   const cpu = process.cpuUsage();
   const started = performance.now();
-  let done = 0;
-  while (done < count && performance.now() < deadline) await operation(done++);
-  const wall = performance.now() - started;
+  for (let i = 0; i < count; i++) await current.operation(current.next++);
+  if (!timed) return;
   const used = process.cpuUsage(cpu);
-  const threadUsed = threadCpuSeconds() - thread;
-  return {
-    name,
-    operations: done,
-    wallMicros: (wall * 1000) / done,
-    threadMicros: (threadUsed * 1e6) / done,
-    cpuMicros: (used.user + used.system) / done,
-  };
+  const result = current.measured;
+  // Totals while running; turned into per-operation figures by perOperation().
+  result.wallMicros += (performance.now() - started) * 1000;
+  result.threadMicros += threadCpuMicros() - thread;
+  result.cpuMicros += used.user + used.system;
+  result.operations += count;
+}
+
+/**
+ * CPU time of this process's main thread in µs: /proc's schedstat (nanoseconds) where there is
+ * one, else the thread's stat (10 ms ticks).
+ */
+function threadCpuMicros(): number {
+  try {
+    return Number(readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+  } catch {
+    return (processCpuSeconds(process.pid, process.pid) ?? Number.NaN) * 1e6;
+  }
+}
+
+function perOperation(total: StageResult): StageResult {
+  const n = Math.max(1, total.operations);
+  return { ...total, wallMicros: total.wallMicros / n, threadMicros: total.threadMicros / n, cpuMicros: total.cpuMicros / n };
 }

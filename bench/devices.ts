@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createECDH, createHash, createPrivateKey, sign, webcrypto, type KeyObject } from 'node:crypto';
+import { createECDH, createHash, createPrivateKey, sign, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { decodeProtectedHeader, decodeJwt } from 'jose';
 import { signProof, type DeviceIdentity } from '../cli/device/identity.js';
@@ -89,7 +89,7 @@ export function fastProof(
 ): string {
   const ordered = { htm: claims.htm, htu: claims.htu, iat: claims.iat, jti: claims.jti, ...(claims.ath === undefined ? {} : { ath: claims.ath }) };
   const signingInput = `${device.proofHeader}.${Buffer.from(JSON.stringify(ordered)).toString('base64url')}`;
-  const signature = sign('sha256', Buffer.from(signingInput, 'ascii'), { key: device.identity.privateKey as KeyObject, dsaEncoding: 'ieee-p1363' });
+  const signature = sign('sha256', Buffer.from(signingInput, 'ascii'), { key: device.identity.privateKey, dsaEncoding: 'ieee-p1363' });
   return `${signingInput}.${signature.toString('base64url')}`;
 }
 

@@ -95,7 +95,7 @@ export async function soakBench(options: SoakOptions, random: SeededRandom): Pro
       notes.push(`stopped after ${options.maxMinutes} minutes (--soak-max-minutes) with ${whole(options.requests - done)} requests left`);
     }
     notes.push(
-      `between segments of ${whole(segment)} requests (untimed) the bench deleted the replay-cache rows of the proofs already used ` +
+      `between segments of ${whole(Math.min(segment, options.requests))} requests (untimed) the bench deleted the replay-cache rows of the proofs already used ` +
         `(${whole(cleaned)} in all): Azurite's insert scans the hour's whole partition, Table Storage's does not (bench/replayRows.ts)`,
     );
     const growthMb = (last.heapUsed - before.heapUsed) / 1024 / 1024;

@@ -1,5 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
 import { createTableClient, type TableService } from '../storage/tableService.js';
+import { cachedUntilFailure } from '../storage/promiseCache.js';
 
 type PipelinePolicy = Parameters<TableClient['pipeline']['addPolicy']>[0];
 
@@ -39,13 +40,7 @@ export class MeteredTables {
   }
 
   table(name: string): Promise<TableClient> {
-    let client = this.clients.get(name);
-    if (!client) {
-      client = this.open(name);
-      this.clients.set(name, client);
-      client.catch(() => this.clients.delete(name));
-    }
-    return client;
+    return cachedUntilFailure(this.clients, name, () => this.open(name));
   }
 
   private async open(name: string): Promise<TableClient> {

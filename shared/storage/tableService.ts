@@ -1,6 +1,7 @@
 import { DefaultAzureCredential } from '@azure/identity';
 import { RestError, TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import { UnavailableError } from '../errors.js';
+import { cachedUntilFailure } from './promiseCache.js';
 
 /**
  * Opens the service's tables. `STORAGE_CONNECTION` is either a connection string (Azurite,
@@ -18,14 +19,7 @@ export class TableService {
   /** The client for table `<prefix><name>`, creating the table on first use. */
   table(name: string): Promise<TableClient> {
     const tableName = `${this.prefix}${name}`;
-    let client = this.created.get(tableName);
-    if (!client) {
-      client = this.open(tableName);
-      this.created.set(tableName, client);
-      // A failed creation must not be remembered, or the table would stay unusable.
-      client.catch(() => this.created.delete(tableName));
-    }
-    return client;
+    return cachedUntilFailure(this.created, tableName, () => this.open(tableName));
   }
 
   /** One cheap round trip to the store, for health checks: reads at most one entity. */

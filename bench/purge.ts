@@ -18,6 +18,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { TableClient, type TransactionAction } from '@azure/data-tables';
 import { startAzurite } from '../host/azurite.js';
 import { isoTime } from '../shared/clock.js';
+import { description } from '../shared/devices/deviceExpiryIndex.js';
 import type { DeviceStatus } from '../shared/devices/deviceStore.js';
 import { deviceIdFor } from '../shared/devices/deviceId.js';
 import { TableDeviceStore } from '../shared/devices/tableDeviceStore.js';
@@ -240,17 +241,23 @@ async function seedClients(tables: TableService, connection: string, prefix: str
 
 /**
  * The layout TableDeviceStore writes (same entity fields; index partition = expiry hour,
- * row = device id), stored quickly: the pairings one request each, as they are separate
- * partitions, and the index rows in transactions of up to 100.
+ * row = device id, with the pairing's ETag, status and expiry), stored quickly: the pairings
+ * one request each, as they are separate partitions, then - with the ETags those writes
+ * returned - the index rows in transactions of up to 100.
  */
 async function seed(clients: SeedClients, pairings: readonly Pairing[]): Promise<void> {
   const { devices, index } = clients;
   const limiter = new Limiter(32);
-  const batches = transactionsOf(pairings.map((pairing) => ({ partitionKey: expiryBucket(pairing.expiresAt), rowKey: pairing.deviceId })), 'upsert');
-  await Promise.all([
-    ...batches.map((actions) => limiter.run(() => index.submitTransaction(actions))),
-    ...pairings.map((pairing) => limiter.run(() => devices.upsertEntity(deviceEntity(pairing), 'Replace'))),
-  ]);
+  const rows = await Promise.all(
+    pairings.map((pairing) =>
+      limiter.run(async () => {
+        const { etag } = await devices.upsertEntity(deviceEntity(pairing), 'Replace');
+        if (etag === undefined) throw new Error('seeding: the store returned no ETag');
+        return description(pairing, etag);
+      }),
+    ),
+  );
+  await Promise.all(transactionsOf(rows, 'upsert').map((actions) => limiter.run(() => index.submitTransaction(actions))));
 }
 
 function deviceEntity(pairing: Pairing) {
@@ -266,8 +273,8 @@ function deviceEntity(pairing: Pairing) {
   };
 }
 
-function transactionsOf(keys: Array<{ partitionKey: string; rowKey: string }>, action: 'delete' | 'upsert'): TransactionAction[][] {
-  const byPartition = new Map<string, Array<{ partitionKey: string; rowKey: string }>>();
+function transactionsOf<T extends { partitionKey: string; rowKey: string }>(keys: T[], action: 'delete' | 'upsert'): TransactionAction[][] {
+  const byPartition = new Map<string, T[]>();
   for (const key of keys) {
     const list = byPartition.get(key.partitionKey) ?? [];
     list.push(key);

@@ -83,8 +83,8 @@ export async function registrationBench(options: RegistrationOptions, random: Se
       '100%',
     ]);
     notes.push(
-      'a first registration makes 6 Table requests (device read, bulk-token use check, bulk-token read, ' +
-        "the use transaction under the token's ETag, expiry-index upsert, device insert), more when the ETag races, " +
+      'a first registration makes 7 Table requests (device read, bulk-token use check, bulk-token read, ' +
+        "the use transaction under the token's ETag, expiry-index upsert, device insert, expiry-index upsert with the device's ETag), more when the ETag races, " +
         'and signs one RS256 device token with the local key',
     );
   } finally {

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { TableClient, TransactionAction } from '@azure/data-tables';
+import { RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { InvocationContext } from '@azure/functions';
 import { purgeExpired } from '../functions/purgeExpired.js';
 import { TableBulkTokenStore } from '../shared/bulkTokens/tableBulkTokenStore.js';
 import { isoTime } from '../shared/clock.js';
+import type { DeviceIndexEntity } from '../shared/devices/deviceExpiryIndex.js';
 import type { DeviceRecord, DeviceStatus } from '../shared/devices/deviceStore.js';
 import { TableDeviceStore } from '../shared/devices/tableDeviceStore.js';
 import { TableReplayCache } from '../shared/proof/replayCache.js';
@@ -72,28 +73,151 @@ async function purge(overrides: { timeBudgetSeconds?: number } = {}): Promise<Pu
 
 const nothingRemoved = { devices: 0, pendingApprovals: 0, bulkTokens: 0, bulkTokenUses: 0, replayEntries: 0, staleIndexRows: 0 };
 
+/** The device's index rows as stored: keys, and the snapshot of the pairing when there is one. */
+async function indexEntitiesOf(deviceId: string): Promise<DeviceIndexEntity[]> {
+  const client = await services.tables.table(TableDeviceStore.expiryIndexName);
+  const found: DeviceIndexEntity[] = [];
+  for await (const entity of client.listEntities<DeviceIndexEntity>({ queryOptions: { filter: `RowKey eq '${deviceId}'` } })) {
+    const row: DeviceIndexEntity = { partitionKey: entity.partitionKey ?? '', rowKey: entity.rowKey ?? '' };
+    if (entity.pairingEtag !== undefined) row.pairingEtag = entity.pairingEtag;
+    if (entity.status !== undefined) row.status = entity.status;
+    if (entity.expiresAt !== undefined) row.expiresAt = entity.expiresAt;
+    found.push(row);
+  }
+  return found;
+}
+
+/** Writes index rows back as they were: what a crash between a pairing write and its index steps leaves. */
+async function putBack(...entities: DeviceIndexEntity[]): Promise<void> {
+  const index = await services.tables.table(TableDeviceStore.expiryIndexName);
+  for (const entity of entities) await index.upsertEntity(entity, 'Replace');
+}
+
+async function change(deviceId: string, update: (record: DeviceRecord) => DeviceRecord): Promise<void> {
+  const current = await store.get(deviceId);
+  if (!current) throw new Error(`set-up: no pairing ${deviceId}`);
+  await store.replace(update(current.value), current);
+}
+
+const renewal = (record: DeviceRecord): DeviceRecord => ({ ...record, expiresAt: t0 + 90 * day });
+
+/** A TableDeviceStore on the test's tables, with `method` of table `table`'s client replaced. */
+function storeWith<K extends 'createEntity' | 'upsertEntity'>(table: string, method: K, replacement: (client: TableClient) => TableClient[K]): TableDeviceStore {
+  class Intercepted extends TableService {
+    override async table(name: string): Promise<TableClient> {
+      const client = await super.table(name);
+      if (name !== table) return client;
+      return new Proxy(client, {
+        get: (target, property, receiver) => (property === method ? replacement(target) : (Reflect.get(target, property, receiver) as unknown)),
+      });
+    }
+  }
+  return new TableDeviceStore(new Intercepted(services.config.storageConnection, services.config.tablePrefix));
+}
+
+describe('TableDeviceStore: the index row carries the ETag of the pairing write it follows', () => {
+  it('after an insert, a change within the hour and a move to a later hour, the only row is at the pairing\'s hour with its current ETag, status and expiry', async () => {
+    const record = await stored('pending', t0 + hour);
+    const inserted = await store.get(record.deviceId);
+    expect(await indexEntitiesOf(record.deviceId)).toEqual([
+      { partitionKey: expiryBucket(t0 + hour), rowKey: record.deviceId, pairingEtag: inserted!.etag, status: 'pending', expiresAt: isoTime(t0 + hour) },
+    ]);
+
+    await change(record.deviceId, (value) => ({ ...value, status: 'revoked', revokedAt: t0 }));
+    const revoked = await store.get(record.deviceId);
+    expect(revoked!.etag).not.toBe(inserted!.etag);
+    expect(await indexEntitiesOf(record.deviceId)).toEqual([
+      { partitionKey: expiryBucket(t0 + hour), rowKey: record.deviceId, pairingEtag: revoked!.etag, status: 'revoked', expiresAt: isoTime(t0 + hour) },
+    ]);
+
+    await change(record.deviceId, renewal);
+    const renewed = await store.get(record.deviceId);
+    expect(await indexEntitiesOf(record.deviceId)).toEqual([
+      { partitionKey: expiryBucket(t0 + 90 * day), rowKey: record.deviceId, pairingEtag: renewed!.etag, status: 'revoked', expiresAt: isoTime(t0 + 90 * day) },
+    ]);
+  });
+
+  it('a store that stops answering after the pairing write still reports the write done; its bare index row makes the purge read the pairing', async () => {
+    // Every index write that would record an ETag fails, as when the store goes down right after the pairing write.
+    const failing = storeWith(TableDeviceStore.expiryIndexName, 'upsertEntity', (index) => (entity, mode) =>
+      'pairingEtag' in entity ? Promise.reject(new RestError('the store went away', { statusCode: 503 })) : index.upsertEntity(entity, mode),
+    );
+    const record = pairing('active', t0 + hour);
+    await failing.insert(record);
+    expect((await store.get(record.deviceId))?.value).toEqual(record);
+    expect(await indexEntitiesOf(record.deviceId)).toEqual([{ partitionKey: expiryBucket(t0 + hour), rowKey: record.deviceId }]);
+
+    services.clock.seconds = t0 + hour + deviceRetention + hour;
+    const summary = await purge();
+    expect(summary.removed).toEqual({ ...nothingRemoved, devices: 1 });
+    expect(summary.read.devices).toBe(1);
+    expect(await store.get(record.deviceId)).toBeUndefined();
+    expect(await indexRowsOf(record.deviceId)).toEqual([]);
+  });
+
+  it('an index row that a purge dropped between its first write and the pairing write comes back, with the ETag', async () => {
+    const record = pairing('active', t0 + hour);
+    // What a purge run does if it lists the bare row before the pairing exists: reads nothing, drops the row.
+    const racing = storeWith(TableDeviceStore.tableName, 'createEntity', (devices) => async (entity, options) => {
+      const index = await services.tables.table(TableDeviceStore.expiryIndexName);
+      await index.deleteEntity(expiryBucket(record.expiresAt), record.deviceId);
+      return devices.createEntity(entity, options);
+    });
+    await racing.insert(record);
+    const stored = await store.get(record.deviceId);
+    expect(await indexEntitiesOf(record.deviceId)).toEqual([
+      { partitionKey: expiryBucket(t0 + hour), rowKey: record.deviceId, pairingEtag: stored!.etag, status: 'active', expiresAt: isoTime(t0 + hour) },
+    ]);
+  });
+});
+
 describe('purge: device pairings', () => {
-  it('a renewed device survives a run past its first expiry; an unrenewed one and its index row are gone; a second run removes nothing', async () => {
+  it('a renewed device survives a run past its first expiry; an unrenewed one and its index row are gone, with no pairing read; a second run removes nothing', async () => {
     const renewed = await stored('active', t0 + hour);
     const lapsed = await stored('active', t0 + hour);
-    const current = await store.get(renewed.deviceId);
-    await store.replace({ ...current!.value, expiresAt: t0 + 90 * day }, current!.etag);
+    await change(renewed.deviceId, renewal);
+    // The renewal deleted the row of its old hour itself.
+    expect(await indexRowsOf(renewed.deviceId)).toEqual([{ partitionKey: expiryBucket(t0 + 90 * day), rowKey: renewed.deviceId }]);
 
     services.clock.seconds = t0 + hour + deviceRetention + hour;
     const first = await purge();
 
-    expect(first.removed).toEqual({ ...nothingRemoved, devices: 1, staleIndexRows: 1 });
+    expect(first.removed).toEqual({ ...nothingRemoved, devices: 1 });
     expect(first.complete).toBe(true);
+    expect(first.read.devices).toBe(0);
     expect(await store.get(lapsed.deviceId)).toBeUndefined();
     expect(await indexRowsOf(lapsed.deviceId)).toEqual([]);
     expect((await store.get(renewed.deviceId))?.value.expiresAt).toBe(t0 + 90 * day);
-    // Its row for the old hour is dropped; the row for its new expiry stays.
     expect(await indexRowsOf(renewed.deviceId)).toEqual([{ partitionKey: expiryBucket(t0 + 90 * day), rowKey: renewed.deviceId }]);
 
     const second = await purge();
     expect(second.removed).toEqual(nothingRemoved);
     expect(second.entitiesDeleted).toBe(0);
     expect(second.read).toMatchObject({ indexRows: 0, devices: 0 });
+  });
+
+  it('a renewed device whose old index row survived (a crash before the renewal deleted it) survives too: the row\'s ETag no longer matches, the pairing is read, the row is stale', async () => {
+    const renewed = await stored('active', t0 + hour);
+    const lapsed = await stored('active', t0 + hour);
+    const beforeRenewal = await indexEntitiesOf(renewed.deviceId);
+    await change(renewed.deviceId, renewal);
+    await putBack(...beforeRenewal);
+    expect(await indexRowsOf(renewed.deviceId)).toHaveLength(2);
+
+    services.clock.seconds = t0 + hour + deviceRetention + hour;
+    const first = await purge();
+
+    expect(first.removed).toEqual({ ...nothingRemoved, devices: 1, staleIndexRows: 1 });
+    // Only the stale row's pairing was read; the lapsed one was deleted on its row's word.
+    expect(first.read.devices).toBe(1);
+    expect(first.changedMeanwhile).toBe(0);
+    expect(await store.get(lapsed.deviceId)).toBeUndefined();
+    expect((await store.get(renewed.deviceId))?.value.expiresAt).toBe(t0 + 90 * day);
+    expect(await indexRowsOf(renewed.deviceId)).toEqual([{ partitionKey: expiryBucket(t0 + 90 * day), rowKey: renewed.deviceId }]);
+
+    const second = await purge();
+    expect(second.removed).toEqual(nothingRemoved);
+    expect(second.entitiesDeleted).toBe(0);
   });
 
   it('keeps an active or revoked pairing until DEVICE_RETENTION_DAYS after it lapsed', async () => {
@@ -106,7 +230,9 @@ describe('purge: device pairings', () => {
     expect(await store.get(revoked.deviceId)).toBeDefined();
 
     services.clock.seconds = t0 + hour + deviceRetention + hour;
-    expect((await purge()).removed).toEqual({ ...nothingRemoved, devices: 2 });
+    const summary = await purge();
+    expect(summary.removed).toEqual({ ...nothingRemoved, devices: 2 });
+    expect(summary.read.devices).toBe(0);
     expect(await store.get(active.deviceId)).toBeUndefined();
     expect(await store.get(revoked.deviceId)).toBeUndefined();
   });
@@ -123,6 +249,7 @@ describe('purge: device pairings', () => {
     services.clock.seconds = abandonedAt + hour;
     const atAbandonment = await purge();
     expect(atAbandonment.removed).toEqual({ ...nothingRemoved, pendingApprovals: 1 });
+    expect(atAbandonment.read.devices).toBe(0);
     expect(await store.get(pending.deviceId)).toBeUndefined();
     expect(await indexRowsOf(pending.deviceId)).toEqual([]);
     expect(await store.get(active.deviceId)).toBeDefined();
@@ -148,8 +275,77 @@ describe('purge: device pairings', () => {
 
     services.clock.seconds = t0 + hour + deviceRetention + hour;
     const summary = await purge();
-    expect(summary.removed).toEqual({ ...nothingRemoved, staleIndexRows: 2 });
+    // The gone pairing's row carries an ETag: its delete answers 404 (already purged, so
+    // not counted again). The bare row makes the purge read, find nothing, and call it stale.
+    expect(summary.removed).toEqual({ ...nothingRemoved, staleIndexRows: 1 });
+    expect(summary.read.devices).toBe(0);
+    expect(summary.entitiesDeleted).toBe(2);
     expect(await rows(TableDeviceStore.expiryIndexName)).toEqual([]);
+  });
+
+  it('a lapsed pairing whose index row has no ETag (written by older code) is read, then purged', async () => {
+    const lapsed = await stored('active', t0 + hour);
+    await putBack({ partitionKey: expiryBucket(t0 + hour), rowKey: lapsed.deviceId });
+
+    services.clock.seconds = t0 + hour + deviceRetention + hour;
+    const summary = await purge();
+    expect(summary.removed).toEqual({ ...nothingRemoved, devices: 1 });
+    expect(summary.read.devices).toBe(1);
+    expect(await store.get(lapsed.deviceId)).toBeUndefined();
+    expect(await indexRowsOf(lapsed.deviceId)).toEqual([]);
+  });
+
+  it('a pairing changed within its hour after its index row was written (revoked; approved) is judged by what it is now, not by the row', async () => {
+    const abandonedAt = t0 + 30 * day;
+    const approved = await stored('pending', abandonedAt);
+    const revoked = await stored('active', t0 + hour);
+    const rowsBefore = [...(await indexEntitiesOf(approved.deviceId)), ...(await indexEntitiesOf(revoked.deviceId))];
+    // Approval at t0 keeps the expiry (now + PENDING_APPROVAL_DAYS), so its hour does not move.
+    await services.deviceAdmin.approve(approved.deviceId);
+    await change(revoked.deviceId, (value) => ({ ...value, status: 'revoked', revokedAt: t0 }));
+    await putBack(...rowsBefore);
+
+    // The approved device's row still says "pending": if the row were trusted, it would go now.
+    services.clock.seconds = abandonedAt + hour;
+    const atAbandonment = await purge();
+    expect((await store.get(approved.deviceId))?.value.status).toBe('active');
+    expect(await indexRowsOf(approved.deviceId)).toEqual([{ partitionKey: expiryBucket(abandonedAt), rowKey: approved.deviceId }]);
+    // The revoked one, long past its retention, goes all the same: under the ETag of a fresh read.
+    expect(await store.get(revoked.deviceId)).toBeUndefined();
+    expect(atAbandonment.removed).toEqual({ ...nothingRemoved, devices: 1 });
+    expect(atAbandonment.read.devices).toBe(2);
+    expect(atAbandonment.changedMeanwhile).toBe(0);
+  });
+
+  it('approvals and revocations made through the service keep their rows exact: the purge reads no pairing', async () => {
+    const abandonedAt = t0 + 30 * day;
+    const approved = await stored('pending', abandonedAt);
+    const abandoned = await stored('pending', abandonedAt);
+    const revoked = await stored('active', t0 + hour);
+    await services.deviceAdmin.approve(approved.deviceId);
+    await services.deviceAdmin.revoke(revoked.deviceId);
+
+    services.clock.seconds = abandonedAt + hour;
+    const summary = await purge();
+    expect(summary.removed).toEqual({ ...nothingRemoved, devices: 1, pendingApprovals: 1 });
+    expect(summary.read.devices).toBe(0);
+    expect(await store.get(abandoned.deviceId)).toBeUndefined();
+    expect(await store.get(revoked.deviceId)).toBeUndefined();
+    expect((await store.get(approved.deviceId))?.value.status).toBe('active');
+  });
+
+  it('a renewal that lands between the purge listing an index row and deleting the pairing wins (the delete is conditional on the row\'s ETag)', async () => {
+    const racing = await stored('active', t0 + hour);
+    const [listed] = await indexEntitiesOf(racing.deviceId);
+    await change(racing.deviceId, renewal);
+    const counts: PassCounts = { ...nothingRemoved, changedMeanwhile: 0 };
+    const meter = new PurgeMeter();
+    const check = deviceCheck(await services.tables.table(TableDeviceStore.tableName), meter, counts, () => true);
+
+    expect(await check({ partitionKey: listed!.partitionKey, rowKey: listed!.rowKey, values: listed! })).toBe('stale');
+    expect(meter.read.devices).toBe(1);
+    expect(counts.devices).toBe(0);
+    expect((await store.get(racing.deviceId))?.value.expiresAt).toBe(t0 + 90 * day);
   });
 
   it('a renewal that lands between the purge reading a pairing and deleting it wins (the delete is conditional on the ETag read)', async () => {
@@ -161,8 +357,7 @@ describe('purge: device pairings', () => {
         if (property !== 'getEntity') return Reflect.get(target, property, receiver) as unknown;
         return async (...args: Parameters<TableClient['getEntity']>) => {
           const read = await target.getEntity(...args);
-          const current = await store.get(racing.deviceId);
-          await store.replace({ ...current!.value, expiresAt: t0 + 90 * day }, current!.etag);
+          await change(racing.deviceId, renewal);
           return read;
         };
       },
@@ -170,7 +365,8 @@ describe('purge: device pairings', () => {
     const counts: PassCounts = { ...nothingRemoved, changedMeanwhile: 0 };
     const check = deviceCheck(raced, new PurgeMeter(), counts, () => true);
 
-    expect(await check({ partitionKey: expiryBucket(t0 + hour), rowKey: racing.deviceId })).toBe('keep');
+    // A bare row: the purge reads the pairing first.
+    expect(await check({ partitionKey: expiryBucket(t0 + hour), rowKey: racing.deviceId, values: {} })).toBe('keep');
     expect(counts.changedMeanwhile).toBe(1);
     expect((await store.get(racing.deviceId))?.value.expiresAt).toBe(t0 + 90 * day);
   });
@@ -196,7 +392,8 @@ describe('purge: cost follows what expired, not what is stored', () => {
     for (const summary of [few, many]) {
       expect(summary.removed.devices).toBe(6);
       expect(summary.read.indexRows).toBe(6);
-      expect(summary.read.devices).toBe(6);
+      // Every row carries its pairing's ETag: nothing is read but the index.
+      expect(summary.read.devices).toBe(0);
       expect(summary.readBefore.devices).toBe(expiryBucket(t0 - deviceRetention - 300));
     }
     expect(many.requests).toBe(few.requests);

@@ -57,7 +57,7 @@ export class DeviceAdminService {
       const next = change(current.value, this.clock.now());
       if (!next) return;
       try {
-        await this.devices.replace(next, current.etag);
+        await this.devices.replace(next, current);
         return;
       } catch (error) {
         if (!(error instanceof ConcurrentUpdateError)) throw error;

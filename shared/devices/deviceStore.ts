@@ -32,7 +32,11 @@ export interface DeviceStore {
   get(deviceId: string): Promise<Versioned<DeviceRecord> | undefined>;
   /** Inserts a new pairing; throws AlreadyExistsError if the device id is taken. */
   insert(record: DeviceRecord): Promise<void>;
-  /** Replaces the pairing if it still has `etag`; else throws ConcurrentUpdateError. */
-  replace(record: DeviceRecord, etag: string): Promise<void>;
+  /**
+   * Replaces the pairing if it is still the version `current` was read at (its ETag); else
+   * throws ConcurrentUpdateError. The previous value tells the store which expiry-index row
+   * the new one supersedes.
+   */
+  replace(record: DeviceRecord, current: Versioned<DeviceRecord>): Promise<void>;
   list(status: DeviceStatus | undefined, pageSize: number, continuation: string | undefined): Promise<DevicePage>;
 }

@@ -122,7 +122,7 @@ export class RegistrationService {
       if (attempt > 0) current = await this.devices.get(deviceId);
       refuseRevoked(current?.value);
       try {
-        if (current) await this.devices.replace(build(current.value), current.etag);
+        if (current) await this.devices.replace(build(current.value), current);
         else await this.devices.insert(build(undefined));
         return;
       } catch (error) {

@@ -1,7 +1,7 @@
 import type { TableClient } from '@azure/data-tables';
 import type { Budget, Limiter } from './limiter.js';
 import type { PurgeMeter, ReadKind } from './meteredTables.js';
-import { deleteInTransactions, keyPages, maxTransactionSize, type EntityKey } from './tableBatches.js';
+import { deleteInTransactions, maxTransactionSize, rowPages, type ListedRow } from './tableBatches.js';
 
 /**
  * What to do with an index row once the entity it points to was dealt with:
@@ -39,7 +39,7 @@ export async function sweepIndex(options: {
   filter: string;
   /** What the rows are, for the meter: index rows, or the replay cache's own entries. */
   rowKind: ReadKind;
-  check: (row: EntityKey) => Promise<Verdict>;
+  check: (row: ListedRow) => Promise<Verdict>;
   limiter: Limiter;
   budget: Budget;
   meter: PurgeMeter;
@@ -48,7 +48,7 @@ export async function sweepIndex(options: {
   const result: SweepResult = { purged: 0, stale: 0, complete: true, stoppedIn: undefined };
   let failure: { error: unknown } | undefined;
   const flushes: Promise<void>[] = [];
-  let group: { partition: string; checks: Array<Promise<Verdict | undefined>>; rows: EntityKey[] } | undefined;
+  let group: { partition: string; checks: Array<Promise<Verdict | undefined>>; rows: ListedRow[] } | undefined;
 
   const closeGroup = () => {
     if (!group) return;
@@ -69,7 +69,7 @@ export async function sweepIndex(options: {
   };
 
   let started = 0;
-  rows: for await (const page of keyPages(index, options.filter, meter, options.rowKind)) {
+  rows: for await (const page of rowPages(index, options.filter, meter, options.rowKind)) {
     for (const row of page) {
       if (failure) break rows;
       if (started > 0 && started % batchRows === 0 && options.budget.spent()) {

@@ -1,11 +1,12 @@
 import type { TableClient } from '@azure/data-tables';
 import { epochSeconds } from '../clock.js';
+import { snapshotOf } from '../devices/deviceExpiryIndex.js';
 import type { DeviceStatus } from '../devices/deviceStore.js';
 import { expiryBucket } from '../storage/expiryBucket.js';
 import { isStatus } from '../storage/tableService.js';
 import type { Verdict } from './indexSweep.js';
 import type { PurgeMeter } from './meteredTables.js';
-import { deleteIfPresent, deleteInTransactions, keyPages, odataString, readEntity, type EntityKey } from './tableBatches.js';
+import { deleteIfPresent, deleteInTransactions, odataString, readEntity, rowPages, type EntityKey, type ListedRow } from './tableBatches.js';
 
 /** What the purge removed, by kind. */
 export interface Removed {
@@ -22,40 +23,76 @@ export interface PassCounts extends Removed {
   changedMeanwhile: number;
 }
 
-// The row layouts of TableDeviceStore and TableBulkTokenStore, which keep them private.
+// The row layouts of TableDeviceStore and TableBulkTokenStore, which keep them private
+// (except the device index rows, whose layout is deviceExpiryIndex.ts).
 const pairingRowKey = 'pairing';
 const bulkTokenPartition = 'bulk-token';
 
 /**
- * Checks one row of the device expiry index (partition = hour, row = device id). The pairing
- * is read first: the row may be stale (the device renewed into a later hour, or the write it
- * announced never happened), and only the pairing's current expiry decides. It is deleted
- * under the ETag of that read, so a renewal landing in between wins and the pairing stays.
+ * Checks one row of the device expiry index (partition = hour, row = device id).
+ *
+ * A row that carries a snapshot of its pairing (ETag, status, expiry) is decided from the
+ * snapshot, and the pairing is deleted `If-Match` the snapshot's ETag, without a read: every
+ * write of a pairing changes its ETag, so the delete succeeds only if the pairing is still
+ * exactly the version the row describes - a renewal or any other change since makes it fail
+ * with 412. After a 412, and for a bare row (older code, or a crash between the pairing
+ * write and the row's rewrite), the pairing is read: the row may be stale (the device renewed
+ * into a later hour, or the write it announced never happened), and only the pairing's
+ * current expiry decides. It is deleted under the ETag of that read, so a renewal landing in
+ * between wins and the pairing stays.
  */
 export function deviceCheck(
   devices: TableClient,
   meter: PurgeMeter,
   counts: PassCounts,
   due: (status: DeviceStatus, expiresAt: number) => boolean,
-): (row: EntityKey) => Promise<Verdict> {
+): (row: ListedRow) => Promise<Verdict> {
   return async (row) => {
     const key = { partitionKey: row.rowKey, rowKey: pairingRowKey };
-    const pairing = await readEntity<{ status: DeviceStatus; expiresAt: string }>(devices, key, meter, 'devices');
-    if (!pairing) return 'stale';
-    const expiresAt = epochSeconds(pairing.expiresAt);
-    if (expiryBucket(expiresAt) !== row.partitionKey) return 'stale';
-    if (!due(pairing.status, expiresAt)) return 'keep';
-    try {
-      if (!(await deleteIfPresent(devices, key, meter, pairing.etag))) return 'purged';
-    } catch (error) {
-      if (!isStatus(error, 412)) throw error;
-      counts.changedMeanwhile++;
-      return 'keep';
+    const snapshot = snapshotOf(row.partitionKey, row.values);
+    if (snapshot) {
+      // Keeping on the snapshot's word alone is safe: keeping never loses a renewal, and once
+      // a row's hour is past the retention cut-off every snapshot there is due, so from then
+      // on the ETag decides.
+      if (!due(snapshot.status, snapshot.expiresAt)) return 'keep';
+      try {
+        if (await deleteIfPresent(devices, key, meter, snapshot.etag)) countRemoved(counts, snapshot.status);
+        return 'purged';
+      } catch (error) {
+        if (!isStatus(error, 412)) throw error;
+      }
     }
-    if (pairing.status === 'pending') counts.pendingApprovals++;
-    else counts.devices++;
-    return 'purged';
+    return checkByReading(devices, key, row, meter, counts, due);
   };
+}
+
+async function checkByReading(
+  devices: TableClient,
+  key: EntityKey,
+  row: EntityKey,
+  meter: PurgeMeter,
+  counts: PassCounts,
+  due: (status: DeviceStatus, expiresAt: number) => boolean,
+): Promise<Verdict> {
+  const pairing = await readEntity<{ status: DeviceStatus; expiresAt: string }>(devices, key, meter, 'devices');
+  if (!pairing) return 'stale';
+  const expiresAt = epochSeconds(pairing.expiresAt);
+  if (expiryBucket(expiresAt) !== row.partitionKey) return 'stale';
+  if (!due(pairing.status, expiresAt)) return 'keep';
+  try {
+    if (!(await deleteIfPresent(devices, key, meter, pairing.etag))) return 'purged';
+  } catch (error) {
+    if (!isStatus(error, 412)) throw error;
+    counts.changedMeanwhile++;
+    return 'keep';
+  }
+  countRemoved(counts, pairing.status);
+  return 'purged';
+}
+
+function countRemoved(counts: PassCounts, status: DeviceStatus): void {
+  if (status === 'pending') counts.pendingApprovals++;
+  else counts.devices++;
 }
 
 /**
@@ -72,7 +109,7 @@ export function bulkTokenCheck(bulkTokens: TableClient, meter: PurgeMeter, count
     if (expiryBucket(epochSeconds(record.expiresAt)) !== row.partitionKey) return 'stale';
     // ';' sorts right after ':', so this range is exactly the token's `use:<id>:` rows.
     const uses = `PartitionKey eq ${odataString(bulkTokenPartition)} and RowKey ge ${odataString(`use:${id}:`)} and RowKey lt ${odataString(`use:${id};`)}`;
-    for await (const page of keyPages(bulkTokens, uses, meter, 'bulkTokenUses')) {
+    for await (const page of rowPages(bulkTokens, uses, meter, 'bulkTokenUses')) {
       counts.bulkTokenUses += await deleteInTransactions(bulkTokens, page, meter);
     }
     try {

@@ -10,7 +10,7 @@ import { MeteredTables, type PurgeMeter } from './meteredTables.js';
 import { bulkTokenCheck, deviceCheck, type PassCounts } from './passes.js';
 import { PurgeState } from './purgeState.js';
 import type { PurgeSummary } from './purgeSummary.js';
-import { odataString, type EntityKey } from './tableBatches.js';
+import { odataString, type ListedRow } from './tableBatches.js';
 
 const day = 86_400;
 
@@ -158,7 +158,7 @@ export class PurgeService {
     run: Run,
     indexName: string,
     filter: string,
-    check: (row: EntityKey) => Promise<Verdict>,
+    check: (row: ListedRow) => Promise<Verdict>,
     rowKind: 'indexRows' | 'replayEntries' = 'indexRows',
   ): Promise<SweepResult> {
     const result = await sweepIndex({

@@ -77,13 +77,18 @@ export async function readEntity<T extends object>(
   }
 }
 
+/** A listed row: its keys, and every other column it holds (a device index row may describe its pairing). */
+export interface ListedRow extends EntityKey {
+  values: Readonly<Record<string, unknown>>;
+}
+
 /**
- * The keys matching `filter`, page by page, with the next page requested while the caller
- * works on the current one. No `$select`: index rows hold nothing but their keys, and
+ * The rows matching `filter`, page by page, with the next page requested while the caller
+ * works on the current one. No `$select`: every column of an index row is needed, and
  * Azurite handles `$select` slowly (see readEntity).
  */
-export async function* keyPages(client: TableClient, filter: string, meter: PurgeMeter, kind: ReadKind, pageSize = 1000): AsyncGenerator<EntityKey[]> {
-  const pages = client.listEntities<object>({ queryOptions: { filter } }).byPage({ maxPageSize: pageSize });
+export async function* rowPages(client: TableClient, filter: string, meter: PurgeMeter, kind: ReadKind, pageSize = 1000): AsyncGenerator<ListedRow[]> {
+  const pages = client.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: pageSize });
   const fetchPage = () => {
     const page = storageCall(what, () => pages.next());
     // Marked as handled at once: a prefetched page may fail while the caller is still busy
@@ -97,9 +102,9 @@ export async function* keyPages(client: TableClient, filter: string, meter: Purg
     const page = await next;
     if (page.done) return;
     next = fetchPage();
-    const keys = page.value.map((entity) => ({ partitionKey: entity.partitionKey ?? '', rowKey: entity.rowKey ?? '' }));
-    meter.read[kind] += keys.length;
-    yield keys;
+    const rows = page.value.map((entity) => ({ partitionKey: entity.partitionKey ?? '', rowKey: entity.rowKey ?? '', values: entity }));
+    meter.read[kind] += rows.length;
+    yield rows;
   }
 }
 

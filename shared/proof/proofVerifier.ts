@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { compactVerify, decodeProtectedHeader, errors, type ProtectedHeaderParameters } from 'jose';
+import { decodeProtectedHeader, type ProtectedHeaderParameters } from 'jose';
 import { constantTimeEqual } from '../crypto/constantTime.js';
 import { maxClockSkewSeconds, type Clock } from '../clock.js';
 import { ServiceError } from '../errors.js';
 import { tokenTypes } from '../tokens/jws.js';
-import { checkDeviceCertificate, type DeviceCertificate } from './certificate.js';
+import { DeviceCertificateChecker, type DeviceCertificate } from './certificate.js';
+import { verifyCompactJws } from './jwsSignature.js';
 import type { ReplayCache } from './replayCache.js';
 
 /** Longer than any proof: a certificate of up to 8 KiB plus claims. */
@@ -37,6 +38,7 @@ export class ProofVerifier {
   constructor(
     private readonly clock: Clock,
     private readonly replay: ReplayCache,
+    private readonly certificates = new DeviceCertificateChecker(),
   ) {}
 
   async verify(proof: string, expected: ProofExpectation): Promise<VerifiedProof> {
@@ -56,14 +58,14 @@ export class ProofVerifier {
     if (header.typ !== tokenTypes.proof) {
       throw new ServiceError('invalid_proof', `the proof header's typ must be ${tokenTypes.proof}`);
     }
-    const certificate = checkDeviceCertificate(header.x5c, now);
+    const certificate = this.certificates.check(header.x5c, now);
     if (typeof header.alg !== 'string' || !certificate.algorithms.includes(header.alg)) {
       throw new ServiceError(
         'invalid_proof',
         `the proof's alg ${String(header.alg)} is not allowed for the certificate's key (use ${certificate.algorithms.join(' or ')})`,
       );
     }
-    const claims = await verifiedClaims(proof, certificate, header.alg);
+    const claims = verifiedClaims(proof, certificate, header.alg, header);
 
     if (claims.htm !== expected.method.toUpperCase()) {
       throw new ServiceError('proof_rejected', `the proof is for ${describe(claims.htm)}, not ${expected.method.toUpperCase()}`);
@@ -106,16 +108,8 @@ function protectedHeader(proof: string): ProtectedHeaderParameters & { x5c?: unk
   }
 }
 
-async function verifiedClaims(proof: string, certificate: DeviceCertificate, alg: string): Promise<ProofClaims> {
-  let payload: Uint8Array;
-  try {
-    ({ payload } = await compactVerify(proof, certificate.publicKey, { algorithms: [alg] }));
-  } catch (error) {
-    if (error instanceof errors.JWSSignatureVerificationFailed) {
-      throw new ServiceError('proof_rejected', "the proof's signature does not verify with the certificate's key");
-    }
-    throw new ServiceError('invalid_proof', 'the proof is not a valid compact JWS', { cause: error });
-  }
+function verifiedClaims(proof: string, certificate: DeviceCertificate, alg: string, header: Record<string, unknown>): ProofClaims {
+  const payload = verifyCompactJws(proof, alg, certificate.publicKey, header);
   let claims: Record<string, unknown>;
   try {
     claims = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload)) as Record<string, unknown>;

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { errors, importJWK, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { BoundedCache } from '../cache/boundedCache.js';
 import { maxClockSkewSeconds, type Clock } from '../clock.js';
 import { ServiceError } from '../errors.js';
 import { signingAlgs, type PublicJwk, type TokenSigner } from '../signing/signer.js';
@@ -9,6 +11,16 @@ const maxTokenLength = 8192;
 
 type ImportedKey = Awaited<ReturnType<typeof importJWK>>;
 
+/** Tokens whose signature was checked, remembered per instance: about one per active device. */
+export const defaultVerifiedTokenCacheSize = 10_000;
+
+interface VerifiedToken {
+  payload: Readonly<JWTPayload>;
+  kid: string;
+  nbf: number;
+  exp: number;
+}
+
 /**
  * Verifies the service's own tokens with jose: the key is chosen by `kid` among the keys the
  * signer publishes, and only that key's algorithm is allowed, so `none`, HMAC, algorithm
@@ -16,19 +28,35 @@ type ImportedKey = Awaited<ReturnType<typeof importJWK>>;
  */
 export class TokenVerifier {
   private imported = new Map<string, { jwk: PublicJwk; key: Promise<ImportedKey> }>();
+  private readonly verified: BoundedCache<string, VerifiedToken>;
 
   constructor(
     private readonly signer: TokenSigner,
-    private readonly options: { issuer: string; audience: string; clock: Clock },
-  ) {}
+    private readonly options: { issuer: string; audience: string; clock: Clock; cacheSize?: number },
+  ) {
+    this.verified = new BoundedCache(options.cacheSize ?? defaultVerifiedTokenCacheSize);
+  }
 
-  /** Returns the verified claims or throws a ServiceError (`invalid_token`, `token_expired`). */
+  /**
+   * Returns the verified claims (not to be changed: they may be shared with other callers)
+   * or throws a ServiceError (`invalid_token`, `token_expired`).
+   *
+   * A device presents the same token with every request for a month. Everything about a
+   * token but its time window depends only on its bytes and on the key its kid names, so a
+   * token that verified once is remembered under the SHA-256 of its exact text (and the
+   * type asked for): later calls check the time window against the clock and that the key is
+   * still one this instance trusts, and skip the signature. Only tokens that verified are
+   * kept, and the cache is bounded.
+   */
   async verify(token: string, typ: TokenType, what: string): Promise<JWTPayload> {
     if (token.length > maxTokenLength) {
       throw new ServiceError('invalid_token', `the ${what} is longer than any token this service issues`);
     }
+    const cacheKey = `${typ} ${createHash('sha256').update(token, 'utf8').digest('base64url')}`;
+    const known = this.verified.get(cacheKey);
+    if (known && this.imported.has(known.kid)) return this.checkTimes(known, what);
     try {
-      const { payload } = await jwtVerify(token, this.keyFor, {
+      const { payload, protectedHeader } = await jwtVerify(token, this.keyFor, {
         typ,
         issuer: this.options.issuer,
         audience: this.options.audience,
@@ -37,10 +65,22 @@ export class TokenVerifier {
         currentDate: new Date(this.options.clock.now() * 1000),
         requiredClaims: ['jti', 'iat', 'exp', 'nbf'],
       });
+      // jwtVerify has checked kid, nbf and exp are present and of the right types.
+      this.verified.set(cacheKey, { payload: Object.freeze(payload), kid: protectedHeader.kid as string, nbf: payload.nbf as number, exp: payload.exp as number });
       return payload;
     } catch (error) {
       throw toServiceError(error, what, typ);
     }
+  }
+
+  /** jose's own rule for nbf and exp, with the same tolerance and the same answers. */
+  private checkTimes(token: VerifiedToken, what: string): JWTPayload {
+    const now = this.options.clock.now();
+    if (token.nbf > now + maxClockSkewSeconds) {
+      throw new ServiceError('invalid_token', `the ${what} is not valid yet (nbf is in the future)`);
+    }
+    if (token.exp <= now - maxClockSkewSeconds) throw new ServiceError('token_expired', `the ${what} has expired`);
+    return token.payload;
   }
 
   private readonly keyFor: JWTVerifyGetKey = async (header) => {
@@ -69,6 +109,7 @@ export class TokenVerifier {
   async prune(): Promise<void> {
     const live = new Set((await this.signer.publicKeys()).map((jwk) => jwk.kid));
     for (const kid of this.imported.keys()) if (!live.has(kid)) this.imported.delete(kid);
+    this.verified.retain((token) => live.has(token.kid));
   }
 }
 

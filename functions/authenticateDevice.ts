@@ -12,7 +12,7 @@ export async function authenticateDevice(request: HttpRequest, context: Invocati
   return handle(request, context, async ({ deviceAuth }) => {
     const token = bearerCredential(request, 'device token');
     const { proof } = await readJsonBody(request, proofRequest);
-    const { claims } = await deviceAuth.authenticate(token, proof, { method: request.method, url: request.url });
+    const claims = await deviceAuth.authenticate(token, proof, { method: request.method, url: request.url });
     return json(200, {
       deviceId: claims.deviceId,
       expiresAt: isoTime(claims.expiresAt),

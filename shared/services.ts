@@ -18,6 +18,7 @@ import { TableDeviceStore } from './devices/tableDeviceStore.js';
 import { NetworkSet } from './network/cidr.js';
 import { ProofVerifier } from './proof/proofVerifier.js';
 import { TableReplayCache } from './proof/replayCache.js';
+import { TableRevocationList } from './devices/revocationList.js';
 import { PurgeService } from './purge/purgeService.js';
 
 /**
@@ -56,6 +57,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const policy = { approvalMode: config.approvalMode, pendingApprovalDays: config.purge.pendingApprovalDays };
   const verifier = new TokenVerifier(signer, { ...claims, clock });
   const proofs = new ProofVerifier(clock, new TableReplayCache(tables));
+  const revocations = new TableRevocationList(tables);
   return {
     config,
     clock,
@@ -67,9 +69,9 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     proofs,
     internalNetworks: new NetworkSet(config.internalNetworks),
     registration: new RegistrationService(devices, bulkTokens, new DeviceTokenIssuer(signer, clock, claims), clock, policy),
-    deviceAdmin: new DeviceAdminService(devices, clock, policy),
+    deviceAdmin: new DeviceAdminService(devices, revocations, clock, policy),
     purge: new PurgeService({ tables, clock, storageConnection: config.storageConnection, tablePrefix: config.tablePrefix, ...config.purge }),
-    deviceAuth: new DeviceAuthenticator(verifier, proofs, devices),
+    deviceAuth: new DeviceAuthenticator(verifier, proofs, revocations),
   };
 }
 

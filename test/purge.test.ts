@@ -8,6 +8,7 @@ import type { DeviceIndexEntity } from '../shared/devices/deviceExpiryIndex.js';
 import type { DeviceRecord, DeviceStatus } from '../shared/devices/deviceStore.js';
 import { TableDeviceStore } from '../shared/devices/tableDeviceStore.js';
 import { TableReplayCache } from '../shared/proof/replayCache.js';
+import { TableRevocationList } from '../shared/devices/revocationList.js';
 import { PurgeMeter } from '../shared/purge/meteredTables.js';
 import { deviceCheck, type PassCounts } from '../shared/purge/passes.js';
 import { describePurge, type PurgeSummary } from '../shared/purge/purgeSummary.js';
@@ -71,7 +72,7 @@ async function purge(overrides: { timeBudgetSeconds?: number } = {}): Promise<Pu
   return services.purge.run(overrides);
 }
 
-const nothingRemoved = { devices: 0, pendingApprovals: 0, bulkTokens: 0, bulkTokenUses: 0, replayEntries: 0, staleIndexRows: 0 };
+const nothingRemoved = { devices: 0, pendingApprovals: 0, bulkTokens: 0, bulkTokenUses: 0, replayEntries: 0, revocations: 0, staleIndexRows: 0 };
 
 /** The device's index rows as stored: keys, and the snapshot of the pairing when there is one. */
 async function indexEntitiesOf(deviceId: string): Promise<DeviceIndexEntity[]> {
@@ -452,6 +453,21 @@ describe('purge: replay cache', () => {
   });
 });
 
+describe('purge: revocations', () => {
+  it('drops a revocation 91 days after it was made, when every token the device could hold has expired, and keeps younger ones', async () => {
+    const list = new TableRevocationList(services.tables);
+    const [old, young] = ['11111111-2222-8333-8444-555555555555', '66666666-7777-8888-8999-aaaaaaaaaaaa'];
+    await list.add(old, t0 - 91 * day - 1);
+    await list.add(young, t0 - 90 * day);
+    const summary = await purge();
+    expect(summary.removed).toEqual({ ...nothingRemoved, revocations: 1 });
+    expect(describePurge(summary)).toContain('1 expired revocations');
+    expect(await new TableRevocationList(services.tables).isRevoked(old)).toBe(false);
+    expect(await new TableRevocationList(services.tables).isRevoked(young)).toBe(true);
+    expect((await purge()).removed).toEqual(nothingRemoved);
+  });
+});
+
 describe('purge: time budget', () => {
   it('a run whose budget is spent stops between batches and says so; the next run finishes', async () => {
     await Promise.all(Array.from({ length: 160 }, (_, i) => stored('active', t0 - deviceRetention - (1 + (i % 3)) * hour)));
@@ -500,7 +516,7 @@ describe('the purgeExpired timer function', () => {
     await purgeExpired({ isPastDue: true, schedule: { adjustForDST: true }, scheduleStatus: schedule }, context);
     expect(logs[0]).toMatch(/^warning: purge timer is past due/);
     expect(logs[1]).toMatch(
-      /^information: purge removed 1 device pairings, 0 abandoned pending approvals, 0 bulk-token records with 0 use rows, 0 replay-cache entries, 0 stale index rows in \d+\.\d\d s \(\d+ entities read, 2 deleted, \d+ Table requests\); complete$/,
+      /^information: purge removed 1 device pairings, 0 abandoned pending approvals, 0 bulk-token records with 0 use rows, 0 replay-cache entries, 0 expired revocations, 0 stale index rows in \d+\.\d\d s \(\d+ entities read, 2 deleted, \d+ Table requests\); complete$/,
     );
   });
 });

@@ -2,6 +2,7 @@ import { isoTime, type Clock } from '../clock.js';
 import { ServiceError } from '../errors.js';
 import { ConcurrentUpdateError } from '../storage/versioned.js';
 import type { DeviceRecord, DeviceStatus, DeviceStore } from './deviceStore.js';
+import type { RevocationList } from './revocationList.js';
 import { pendingApprovalSeconds } from './registrationService.js';
 
 export interface DeviceView {
@@ -19,6 +20,7 @@ const maxWriteAttempts = 10;
 export class DeviceAdminService {
   constructor(
     private readonly devices: DeviceStore,
+    private readonly revocations: RevocationList,
     private readonly clock: Clock,
     private readonly policy: { pendingApprovalDays: number },
   ) {}
@@ -41,8 +43,15 @@ export class DeviceAdminService {
     return { deviceId, status: 'active' };
   }
 
-  /** Revokes a device: renew and authenticate fail from then on, on every instance. */
+  /**
+   * Revokes a device: renew and authenticate fail from then on, on every instance. The
+   * revocation list (what authenticate reads) is written first, then the pairing (what
+   * registration and renewal read, and what the device list shows). Both writes are
+   * idempotent, so an administrator who got an error just revokes again.
+   */
   async revoke(deviceId: string): Promise<{ deviceId: string; status: 'revoked' }> {
+    if (!(await this.devices.get(deviceId))) throw new ServiceError('not_found', `no device has the id ${deviceId}`);
+    await this.revocations.add(deviceId, this.clock.now());
     await this.change(deviceId, (current, now) =>
       current.status === 'revoked' ? undefined : { ...current, status: 'revoked', revokedAt: now },
     );

@@ -4,7 +4,7 @@ import { ServiceError } from '../errors.js';
 import type { DeviceCertificate } from '../proof/certificate.js';
 import { AlreadyExistsError, ConcurrentUpdateError, type Versioned } from '../storage/versioned.js';
 import { deviceIdFor } from './deviceId.js';
-import type { AuthenticatedDevice } from './deviceAuthenticator.js';
+import type { DeviceClaims } from './deviceAuthenticator.js';
 import type { DeviceRecord, DeviceStore, RegistrationPath } from './deviceStore.js';
 import { deviceTokenAnswer, type DeviceTokenAnswer, type DeviceTokenIssuer } from './deviceTokens.js';
 
@@ -56,8 +56,15 @@ export class RegistrationService {
    * Renews an authenticated device's token: a fresh 90-day token for the same device and
    * certificate, with the pairing's expiry moved to match before the token is returned.
    */
-  async renew(device: AuthenticatedDevice): Promise<DeviceTokenAnswer> {
-    const { claims, record } = device;
+  async renew(claims: DeviceClaims): Promise<DeviceTokenAnswer> {
+    const record = await this.devices.get(claims.deviceId);
+    if (!record || record.value.thumbprint !== claims.thumbprint) {
+      throw new ServiceError('invalid_token', 'the device is no longer registered (its pairing was removed); register again');
+    }
+    if (record.value.status === 'revoked') {
+      throw new ServiceError('device_revoked', 'this device has been revoked by an administrator');
+    }
+    if (record.value.status !== 'active') throw new ServiceError('invalid_token', 'the device is not approved');
     const result = await this.issue(claims.deviceId, claims.thumbprint, claims.registration, claims.bulkTokenId, record);
     if (result.kind !== 'issued') throw new Error('renewal never waits for approval');
     return result.answer;

@@ -15,6 +15,7 @@ export interface Removed {
   bulkTokens: number;
   bulkTokenUses: number;
   replayEntries: number;
+  revocations: number;
   staleIndexRows: number;
 }
 

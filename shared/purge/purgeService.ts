@@ -1,5 +1,6 @@
 import { maxClockSkewSeconds, isoTime, type Clock } from '../clock.js';
 import { TableBulkTokenStore } from '../bulkTokens/tableBulkTokenStore.js';
+import { TableRevocationList } from '../devices/revocationList.js';
 import { TableDeviceStore } from '../devices/tableDeviceStore.js';
 import { TableReplayCache } from '../proof/replayCache.js';
 import { expiryBucket } from '../storage/expiryBucket.js';
@@ -44,7 +45,8 @@ interface Run {
  * - pending approvals when they are abandoned (their expiry), via the same index, resuming
  *   where the previous run stopped (PurgeState);
  * - bulk-token records and their use rows BULK_TOKEN_RETENTION_DAYS after expiry, via `bulktokenexpiry`;
- * - replay-cache entries whose proof window has closed: whole past-hour partitions of `replay`.
+ * - replay-cache entries whose proof window has closed: whole past-hour partitions of `replay`;
+ * - revocations once every token of the device has expired (`revocations`, one small partition).
  * Every cut-off also allows the clock skew the verifiers tolerate. A run that outlasts its
  * time budget stops between batches; deletes are idempotent, so the next run just continues.
  */
@@ -71,7 +73,7 @@ export class PurgeService {
       meter: this.tables.startMeter(),
       budget: new Budget(timeBudgetSeconds),
       limiter: new Limiter(this.options.concurrency ?? defaultPurgeConcurrency),
-      counts: { devices: 0, pendingApprovals: 0, bulkTokens: 0, bulkTokenUses: 0, replayEntries: 0, staleIndexRows: 0, changedMeanwhile: 0 },
+      counts: { devices: 0, pendingApprovals: 0, bulkTokens: 0, bulkTokenUses: 0, replayEntries: 0, revocations: 0, staleIndexRows: 0, changedMeanwhile: 0 },
     };
     const readBefore = {
       devices: expiryBucket(now - this.options.deviceRetentionDays * day - maxClockSkewSeconds),
@@ -84,6 +86,7 @@ export class PurgeService {
       () => this.abandonedApprovals(run, readBefore.devices, readBefore.pendingApprovals),
       () => this.expiredBulkTokens(run, readBefore.bulkTokens),
       () => this.closedReplayWindows(run, readBefore.replay),
+      () => this.expiredRevocations(run),
     ];
     let complete = true;
     for (const [i, pass] of passes.entries()) {
@@ -152,6 +155,18 @@ export class PurgeService {
     const result = await this.sweep(run, TableReplayCache.tableName, `PartitionKey lt ${odataString(before)}`, async () => 'purged', 'replayEntries');
     run.counts.replayEntries += result.purged;
     return result.complete;
+  }
+
+  /**
+   * Revocations whose every token has expired (TableRevocationList keeps them 91 days). The
+   * list is one small partition - revocations are rare - so it is read whole, by a filter.
+   */
+  private async expiredRevocations(run: Run): Promise<boolean> {
+    const dropped = await new TableRevocationList(this.tables).dropExpired(run.now);
+    run.meter.read.revocations += dropped;
+    run.meter.entitiesDeleted += dropped;
+    run.counts.revocations += dropped;
+    return true;
   }
 
   private async sweep(

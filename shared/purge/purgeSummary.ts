@@ -26,7 +26,7 @@ export function describePurge(summary: PurgeSummary): string {
   const r = summary.removed;
   const parts = [
     `purge removed ${r.devices} device pairings, ${r.pendingApprovals} abandoned pending approvals,`,
-    `${r.bulkTokens} bulk-token records with ${r.bulkTokenUses} use rows, ${r.replayEntries} replay-cache entries,`,
+    `${r.bulkTokens} bulk-token records with ${r.bulkTokenUses} use rows, ${r.replayEntries} replay-cache entries, ${r.revocations} expired revocations,`,
     `${r.staleIndexRows} stale index rows in ${summary.seconds.toFixed(2)} s`,
     `(${summary.entitiesRead} entities read, ${summary.entitiesDeleted} deleted, ${summary.requests} Table requests`,
     summary.changedMeanwhile > 0 ? `; ${summary.changedMeanwhile} left because they changed during the run)` : ')',

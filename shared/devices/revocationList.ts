@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import type { TableClient } from '@azure/data-tables';
+import { isoTime } from '../clock.js';
+import { FreshRead } from '../storage/freshRead.js';
+import { storageCall } from '../storage/tableService.js';
+
+/** The revocations port, read on every device request. */
+export interface RevocationList {
+  /** Whether `deviceId` was revoked, as of some moment after this call began. */
+  isRevoked(deviceId: string): Promise<boolean>;
+  /** Records a revocation; once this returns, `isRevoked` says so on every instance. */
+  add(deviceId: string, revokedAt: number): Promise<void>;
+  /** Drops revocations whose every token has expired (the purge's job); returns how many. */
+  dropExpired(now: number): Promise<number>;
+}
+
+const what = 'Table Storage (revocations)';
+const revokedPartition = 'revoked';
+const epochRow = 'epoch';
+/**
+ * Copies of the change marker, each in a partition of its own: every instance reads one
+ * (chosen at random) about once per round trip while it serves devices, and Table Storage
+ * serves a partition up to ~2,000 entities/s, so copies spread that load. A revocation
+ * writes them all.
+ */
+export const epochCopies = 4;
+/**
+ * A revocation must outlive every token the device may hold: the newest was issued at most
+ * 90 days before it (or by a renewal racing it), plus the clock skew verifiers allow. A day
+ * covers the skew and any renewal that was in flight.
+ */
+const keepSeconds = 91 * 86_400;
+
+type RevocationEntity = { partitionKey: string; rowKey: string; revokedAt: string; keepUntil: string };
+
+/**
+ * Revoked device ids in table `revocations`, so that authenticate needs no read of the
+ * device's own pairing. A device request must see every revocation that completed before it
+ * arrived, on every instance; reading the whole list per request would cost a query each,
+ * so each instance keeps the list in memory and, per request, only checks that it is still
+ * current: it reads a change marker (`epoch-<n>`), which every revocation rewrites after
+ * adding its row, and reloads the list when the marker's ETag differs from the one it loaded
+ * under. Those marker reads are shared by concurrent requests (FreshRead), never older than
+ * the request. The list is small - revocations are rare and are dropped once the device's
+ * tokens have all expired - so a reload is one query.
+ */
+export class TableRevocationList implements RevocationList {
+  static readonly tableName = 'revocations';
+  private known: { etag: string; revoked: ReadonlySet<string> } | undefined;
+  private readonly current = new FreshRead(() => this.refresh());
+  private readonly copy = `epoch-${Math.floor(Math.random() * epochCopies)}`;
+
+  /** `tables` opens a table by name: the service's TableService, or the purge's metered clients. */
+  constructor(private readonly tables: { table(name: string): Promise<TableClient> }) {}
+
+  async isRevoked(deviceId: string): Promise<boolean> {
+    return (await this.current.get()).has(deviceId);
+  }
+
+  async add(deviceId: string, revokedAt: number): Promise<void> {
+    const client = await this.client();
+    const row: RevocationEntity = { partitionKey: revokedPartition, rowKey: deviceId, revokedAt: isoTime(revokedAt), keepUntil: isoTime(revokedAt + keepSeconds) };
+    // The row first, the markers after: a reader that sees a new marker finds the row.
+    await storageCall(what, () => client.upsertEntity(row, 'Replace'));
+    await this.markChanged(client);
+  }
+
+  async dropExpired(now: number): Promise<number> {
+    const client = await this.client();
+    const expired: string[] = [];
+    await storageCall(what, async () => {
+      const rows = client.listEntities({
+        // ISO times in one format compare as strings.
+        queryOptions: { filter: `PartitionKey eq '${revokedPartition}' and keepUntil lt '${isoTime(now)}'`, select: ['RowKey'] },
+      });
+      for await (const row of rows) expired.push(row.rowKey as string);
+    });
+    for (let start = 0; start < expired.length; start += 100) {
+      const batch = expired.slice(start, start + 100);
+      await storageCall(what, () => client.submitTransaction(batch.map((rowKey) => ['delete', { partitionKey: revokedPartition, rowKey }])));
+    }
+    // Not needed for safety (a dropped row's tokens are all expired), but it lets instances
+    // shed the ids at their next check.
+    if (expired.length > 0) await this.markChanged(client);
+    return expired.length;
+  }
+
+  private async refresh(): Promise<ReadonlySet<string>> {
+    const client = await this.client();
+    const etag = await this.markerEtag(client);
+    if (this.known?.etag === etag) return this.known.revoked;
+    const revoked = new Set<string>();
+    await storageCall(what, async () => {
+      const rows = client.listEntities({ queryOptions: { filter: `PartitionKey eq '${revokedPartition}'`, select: ['RowKey'] } });
+      for await (const row of rows) revoked.add(row.rowKey as string);
+    });
+    // Tagged with the marker read before the query: any revocation not in `revoked` changed
+    // the marker after that read, and the next check reloads.
+    this.known = { etag, revoked };
+    return revoked;
+  }
+
+  private async markerEtag(client: TableClient): Promise<string> {
+    // A query, not a point read: before the first revocation there is no marker, and a
+    // point read would answer 404, which the SDK turns into an exception on every request.
+    const page = await storageCall(what, () =>
+      client
+        .listEntities({ queryOptions: { filter: `PartitionKey eq '${this.copy}' and RowKey eq '${epochRow}'`, select: ['RowKey'] } })
+        .byPage({ maxPageSize: 1 })
+        .next(),
+    );
+    const marker = page.done ? undefined : page.value[0];
+    return marker?.etag ?? 'none';
+  }
+
+  private async markChanged(client: TableClient): Promise<void> {
+    const change = randomBytes(8).toString('hex');
+    await Promise.all(
+      Array.from({ length: epochCopies }, (_, n) =>
+        storageCall(what, () => client.upsertEntity({ partitionKey: `epoch-${n}`, rowKey: epochRow, change }, 'Replace')),
+      ),
+    );
+  }
+
+  private client(): Promise<TableClient> {
+    return this.tables.table(TableRevocationList.tableName);
+  }
+}

@@ -44,6 +44,7 @@ async function main(options: BenchOptions): Promise<boolean> {
               durationSeconds: options.durationSeconds,
               warmupSeconds: options.warmupSeconds,
               devices: options.devices,
+              deviceKey: options.deviceKey,
               storage: options.authStorage,
               azurite,
               tablePrefix: `ba${runId}`,
@@ -54,7 +55,7 @@ async function main(options: BenchOptions): Promise<boolean> {
           break;
         case 'breakdown':
           report = await authenticateStages(
-            { azurite: required(azurite), tablePrefix: `bd${runId}`, operations: options.breakdownOperations, devices: options.devices },
+            { azurite: required(azurite), tablePrefix: `bd${runId}`, operations: options.breakdownOperations, devices: options.devices, deviceKey: options.deviceKey },
             partRandom,
           );
           break;
@@ -74,6 +75,7 @@ async function main(options: BenchOptions): Promise<boolean> {
               maxMinutes: options.soakMaxMinutes,
               concurrency: options.soakConcurrency,
               devices: options.devices,
+              deviceKey: options.deviceKey,
               heapBoundMb: options.heapBoundMb,
               azurite: required(azurite),
               tablePrefix: `bs${runId}`,

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { compactVerify, importJWK, jwtVerify } from 'jose';
 import { azuriteConnectionString } from '../host/azurite.js';
 import type { BenchAzurite } from './azuriteWorker.js';
-import { authenticateRequests, checkProofSigner, enrolDevices, JtiSource, seededDevices, type BenchDevice } from './devices.js';
+import { authenticateRequests, checkProofSigner, enrolDevices, JtiSource, seededDevices, type BenchDevice, type BenchKeyType, keyTypeNames } from './devices.js';
 import { describeErrors, ms, percent, table, whole, type PartReport } from './format.js';
 import { callHost, processCpuSeconds, startHost, type HostProcess } from './hostProcess.js';
 import { runLoad, type LoadRequest, type LoadResult } from './loadGenerator.js';
@@ -16,6 +16,7 @@ export interface AuthenticateOptions {
   durationSeconds: number;
   warmupSeconds: number;
   devices: number;
+  deviceKey: BenchKeyType;
   /**
    * `embedded`: the host's own Azurite, as `npm start` runs (Azurite then shares the host's
    * event loop); `worker`: the bench's in-memory Azurite in a worker thread, reached over
@@ -42,7 +43,7 @@ interface Measured extends LoadResult {
  */
 export async function authenticateBench(options: AuthenticateOptions, random: SeededRandom): Promise<PartReport> {
   const jtis = new JtiSource(random.fork('jti'));
-  const devices = await seededDevices(random.fork('devices'), 'auth', options.devices);
+  const devices = await seededDevices(random.fork('devices'), 'auth', options.devices, options.deviceKey);
   await checkProofSigner(devices[0] as BenchDevice);
   const order = random.fork('order');
   const rows: string[][] = [];
@@ -129,13 +130,13 @@ export async function authenticateBench(options: AuthenticateOptions, random: Se
   }
   if (ceiling) {
     notes.push(
-      `verification ceiling, this process, no HTTP, no storage, per request one device token (RS256) + one proof (ES256): ` +
+      `verification ceiling, this process, no HTTP, no storage, per request one device token (RS256) + one proof (${keyTypeNames[options.deviceKey]}): ` +
         `node:crypto verify ${whole(ceiling.raw)}/s; adding the proof certificate's X.509 parse and self-signature check ${whole(ceiling.withCertificate)}/s; ` +
         `the service's own path (jose jwtVerify, X.509, jose compactVerify with the certificate's new key) ${whole(ceiling.jose)}/s`,
     );
   }
   return {
-    title: `(a) POST /api/authenticate vs a no-op function on the same local host (child process), ${options.devices} EC P-256 devices, a fresh proof per request`,
+    title: `(a) POST /api/authenticate vs a no-op function on the same local host (child process), ${options.devices} devices with ${keyTypeNames[options.deviceKey]} keys, a fresh proof per request`,
     table: table(
       [
         'concurrency',
@@ -237,7 +238,7 @@ async function verificationCeilings(host: HostProcess, devices: BenchDevice[], r
     const proof = (JSON.parse(String(request.body)) as { proof: string }).proof;
     const device = devices.find((candidate) => candidate.token === token) as BenchDevice;
     const x5c = device.identity.certificateDer.toString('base64');
-    return { token: split(token), proof: split(proof), tokenText: token, proofText: proof, x5c, deviceKey: createPublicKey(device.identity.privateKey) };
+    return { token: split(token), proof: split(proof), tokenText: token, proofText: proof, x5c, alg: device.identity.alg, deviceKey: createPublicKey(device.identity.privateKey) };
   });
 
   const loop = async (check: (sample: (typeof samples)[number]) => boolean | Promise<boolean>) => {
@@ -272,7 +273,7 @@ async function verificationCeilings(host: HostProcess, devices: BenchDevice[], r
     await jwtVerify(s.tokenText, joseKey, { typ: 'device+jwt' });
     const certificate = new X509Certificate(Buffer.from(s.x5c, 'base64'));
     if (!certificate.verify(certificate.publicKey)) return false;
-    await compactVerify(s.proofText, certificate.publicKey, { algorithms: ['ES256'] });
+    await compactVerify(s.proofText, certificate.publicKey, { algorithms: [s.alg] });
     return true;
   });
   return { raw, withCertificate, jose };

@@ -7,15 +7,17 @@ import functions, { type HttpRequest as HttpRequestType, type HttpResponseInit, 
 import { compactVerify } from 'jose';
 import { provideFunctionsCore } from '../host/coreShim.js';
 import { loadConfig } from '../shared/config.js';
-import { TableDeviceStore } from '../shared/devices/tableDeviceStore.js';
+import { TableRevocationList } from '../shared/devices/revocationList.js';
 import { readJsonBody } from '../shared/http/body.js';
-import { checkDeviceCertificate } from '../shared/proof/certificate.js';
+import { checkDeviceCertificate, DeviceCertificateChecker } from '../shared/proof/certificate.js';
+import { verifyCompactJws } from '../shared/proof/jwsSignature.js';
 import { proofRequest } from '../shared/proof/proofRequest.js';
 import { TableReplayCache } from '../shared/proof/replayCache.js';
 import { createServices, useServices, type Services } from '../shared/services.js';
 import { tokenTypes } from '../shared/tokens/jws.js';
+import { TokenVerifier } from '../shared/tokens/verifier.js';
 import type { BenchAzurite } from './azuriteWorker.js';
-import { athOf, fastProof, JtiSource, seededDevices, tokenOf, type BenchDevice } from './devices.js';
+import { athOf, fastProof, JtiSource, seededDevices, tokenOf, type BenchDevice, type BenchKeyType } from './devices.js';
 import { percent, table, whole, type PartReport } from './format.js';
 import { processCpuSeconds } from './hostProcess.js';
 import type { SeededRandom } from './random.js';
@@ -32,6 +34,7 @@ export interface StagesOptions {
   /** Operations per stage (each stage also stops after a few seconds). */
   operations: number;
   devices: number;
+  deviceKey: BenchKeyType;
 }
 
 interface StageResult {
@@ -67,7 +70,7 @@ export async function authenticateStages(options: StagesOptions, random: SeededR
     };
 
     const jtis = new JtiSource(random.fork('jti'));
-    const devices = await seededDevices(random.fork('devices'), 'stages', options.devices);
+    const devices = await seededDevices(random.fork('devices'), 'stages', options.devices, options.deviceKey);
     await registerInProcess(services, devices, jtis);
     const n = options.operations;
     const pick = (i: number) => devices[i % devices.length] as BenchDevice;
@@ -79,12 +82,12 @@ export async function authenticateStages(options: StagesOptions, random: SeededR
     const x5c = devices.map((device) => device.identity.certificateDer.toString('base64'));
     const replay = new TableReplayCache(services.tables);
     const replayRows = replayTable(options.azurite.connectionString, options.tablePrefix);
-    const deviceStore = new TableDeviceStore(services.tables);
+    const revocations = new TableRevocationList(services.tables);
+    const certificates = new DeviceCertificateChecker();
+    const claims = { issuer: services.config.issuer, audience: services.config.audience };
     // Inputs that a step uses up (fresh proofs, fresh key objects): one per operation, plus warm-up.
     const supply = n + warmupOperations;
     const verifyOnly = proofs(supply);
-    // A new KeyObject per proof, as the service has (one X509Certificate per request).
-    const freshKeys: KeyObject[] = Array.from({ length: supply }, (_, i) => new X509Certificate(pick(i).identity.certificateDer).publicKey);
     const keptKeys = devices.map((device) => new X509Certificate(device.identity.certificateDer).publicKey);
     const forAuthenticator = proofs(supply);
     const forFunction = proofs(supply);
@@ -103,27 +106,35 @@ export async function authenticateStages(options: StagesOptions, random: SeededR
     };
 
     const steps: Step[] = [
-      step('device token: TokenVerifier.verify (jose jwtVerify, RS256)', (i) => services.verifier.verify(tokenOf(pick(i)), tokenTypes.device, 'device token')),
-      step('proof certificate: checkDeviceCertificate (X.509 parse, validity, self-signature)', (i) => checkDeviceCertificate([x5c[i % x5c.length]], now())),
-      step("proof signature: jose compactVerify, the certificate's new key object", (i) =>
-        compactVerify(verifyOnly[i]?.proof ?? '', freshKeys[i] as KeyObject, { algorithms: ['ES256'] }),
+      step('device token: TokenVerifier.verify (remembered after its first verification)', (i) =>
+        services.verifier.verify(tokenOf(pick(i)), tokenTypes.device, 'device token'),
       ),
-      step('  the same with a key object jose has seen before (a certificate cache)', (i) =>
-        compactVerify(verifyOnly[i]?.proof ?? '', keptKeys[i % keptKeys.length] as KeyObject, { algorithms: ['ES256'] }),
+      step('  the same, verified afresh each time (jose jwtVerify, RS256)', (i) =>
+        new TokenVerifier(services.signer, { ...claims, clock: services.clock, cacheSize: 1 }).verify(tokenOf(pick(i)), tokenTypes.device, 'device token'),
       ),
+      step('proof certificate: DeviceCertificateChecker.check (remembered: validity only)', (i) => certificates.check([x5c[i % x5c.length]], now())),
+      step('  the same from scratch: checkDeviceCertificate (X.509 parse, self-signature)', (i) => checkDeviceCertificate([x5c[i % x5c.length]], now())),
+      step('proof signature: verifyCompactJws (one node:crypto verify)', (i) => {
+        const { device, proof } = verifyOnly[i] as { device: BenchDevice; proof: string };
+        return verifyCompactJws(proof, device.identity.alg, keptKeys[i % keptKeys.length] as KeyObject, {});
+      }),
+      step('  the same through jose compactVerify (WebCrypto), for comparison', (i) => {
+        const { device, proof } = verifyOnly[i] as { device: BenchDevice; proof: string };
+        return compactVerify(proof, keptKeys[i % keptKeys.length] as KeyObject, { algorithms: [device.identity.alg] });
+      }),
       step('all proof checks but the replay cache: ProofVerifier.verifyWithoutReplayCheck', (i) => {
         const { device, proof } = verifyOnly[i] as { device: BenchDevice; proof: string };
         return services.proofs.verifyWithoutReplayCheck(proof, { method: 'POST', url, bearerToken: tokenOf(device), boundThumbprint: undefined });
       }),
-      step('replay-cache insert: TableReplayCache.claim (Table createEntity)', () => replay.claim(jtis.next(), now() + 300), true),
-      step('device point read: TableDeviceStore.get (Table getEntity)', (i) => deviceStore.get(pick(i).deviceId ?? '')),
+      step('replay-cache insert: TableReplayCache.claim (alone: one createEntity)', () => replay.claim(jtis.next(), now() + 300), true),
+      step('revocation check: TableRevocationList.isRevoked (alone: one marker query)', (i) => revocations.isRevoked(pick(i).deviceId ?? '')),
       step(
-        '  the insert and the read at once (Promise.all), for comparison',
-        (i) => Promise.all([replay.claim(jtis.next(), now() + 300), deviceStore.get(pick(i).deviceId ?? '')]),
+        '  the insert and the check at once (Promise.all), as authenticate does',
+        (i) => Promise.all([replay.claim(jtis.next(), now() + 300), revocations.isRevoked(pick(i).deviceId ?? '')]),
         true,
       ),
       step(
-        'DeviceAuthenticator.authenticate (all of the above, in sequence)',
+        'DeviceAuthenticator.authenticate (all of the above, remembered where it can be)',
         (i) => {
           const { device, proof } = forAuthenticator[i] as { device: BenchDevice; proof: string };
           return services.deviceAuth.authenticate(tokenOf(device), proof, { method: 'POST', url });

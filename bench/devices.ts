@@ -1,16 +1,17 @@
 import 'reflect-metadata';
-import { createECDH, createHash, createPrivateKey, sign, webcrypto } from 'node:crypto';
+import { createECDH, createHash, createPrivateKey, sign, webcrypto, type JsonWebKey } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { decodeProtectedHeader, decodeJwt } from 'jose';
 import { signProof, type DeviceIdentity } from '../cli/device/identity.js';
 import { callHost } from './hostProcess.js';
 import type { LoadRequest } from './loadGenerator.js';
 import type { SeededRandom } from './random.js';
+import { seededRsaKey } from './seededRsa.js';
 
 // node's WebCrypto is the standard one; only the DOM type name differs (as in cli/device/identity.ts).
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
-/** A device of the bench: an EC P-256 identity whose key comes from the seeded generator. */
+/** A device of the bench: an identity whose key comes from the seeded generator. */
 export interface BenchDevice {
   identity: DeviceIdentity;
   /** base64url JSON of the proof header, the same for every proof this device signs. */
@@ -20,14 +21,48 @@ export interface BenchDevice {
   token?: string;
 }
 
-const ecAlgorithm = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+/** The device key types of the bench: cmg-client's default (RSA 2048, RS256) and its `--key-type ec` (P-256, ES256). */
+export type BenchKeyType = 'rsa' | 'ec';
+
+export const keyTypeNames: Record<BenchKeyType, string> = { rsa: 'RSA 2048 (RS256)', ec: 'EC P-256 (ES256)' };
+
+const webAlgorithms = {
+  rsa: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+  ec: { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' },
+} as const;
 
 /**
- * A device identity like `createDeviceIdentity('ec')` makes, but with its private key drawn
- * from `random`, so a seed fixes the keys. (The certificate still differs between runs: it
- * carries the run's time, and ECDSA signatures are randomised.)
+ * A device identity like `createDeviceIdentity(keyType)` makes, but with its private key
+ * drawn from `random`, so a seed fixes the keys. (The certificate still differs between
+ * runs: it carries the run's time, and ECDSA signatures are randomised.)
  */
-export async function seededDevice(random: SeededRandom, label: string): Promise<BenchDevice> {
+export async function seededDevice(random: SeededRandom, label: string, keyType: BenchKeyType = 'rsa'): Promise<BenchDevice> {
+  const privateJwk = keyType === 'rsa' ? (seededRsaKey(random).export({ format: 'jwk' }) as JsonWebKey) : seededEcJwk(random);
+  const publicJwk = keyType === 'rsa' ? { kty: 'RSA', n: privateJwk.n, e: privateJwk.e } : { kty: 'EC', crv: 'P-256', x: privateJwk.x, y: privateJwk.y };
+  const algorithm = webAlgorithms[keyType];
+  const keys = {
+    privateKey: await webcrypto.subtle.importKey('jwk', privateJwk, algorithm, false, ['sign']),
+    publicKey: await webcrypto.subtle.importKey('jwk', publicJwk, algorithm, true, ['verify']),
+  };
+  const notBefore = new Date(Date.now() - 5 * 60_000);
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: `1${random.bytes(15).toString('hex')}`,
+    name: `CN=cmg-bench-device-${label}`,
+    notBefore,
+    notAfter: new Date(notBefore.getTime() + 30 * 86_400_000),
+    keys,
+    signingAlgorithm: algorithm,
+    extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
+  });
+  const identity: DeviceIdentity = {
+    privateKey: createPrivateKey({ key: privateJwk as Parameters<typeof createPrivateKey>[0] & JsonWebKey, format: 'jwk' }),
+    certificateDer: Buffer.from(certificate.rawData),
+    alg: keyType === 'rsa' ? 'RS256' : 'ES256',
+  };
+  return { identity, proofHeader: proofHeaderOf(identity) };
+}
+
+function seededEcJwk(random: SeededRandom): JsonWebKey {
   const ecdh = createECDH('prime256v1');
   for (let attempt = 0; ; attempt++) {
     try {
@@ -39,33 +74,13 @@ export async function seededDevice(random: SeededRandom, label: string): Promise
     }
   }
   const point = ecdh.getPublicKey();
-  const publicJwk = {
+  return {
     kty: 'EC',
     crv: 'P-256',
     x: point.subarray(1, 33).toString('base64url'),
     y: point.subarray(33, 65).toString('base64url'),
+    d: ecdh.getPrivateKey().toString('base64url'),
   };
-  const privateJwk = { ...publicJwk, d: ecdh.getPrivateKey().toString('base64url') };
-  const keys = {
-    privateKey: await webcrypto.subtle.importKey('jwk', privateJwk, ecAlgorithm, false, ['sign']),
-    publicKey: await webcrypto.subtle.importKey('jwk', publicJwk, ecAlgorithm, true, ['verify']),
-  };
-  const notBefore = new Date(Date.now() - 5 * 60_000);
-  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: `1${random.bytes(15).toString('hex')}`,
-    name: `CN=cmg-bench-device-${label}`,
-    notBefore,
-    notAfter: new Date(notBefore.getTime() + 30 * 86_400_000),
-    keys,
-    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-    extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
-  });
-  const identity: DeviceIdentity = {
-    privateKey: createPrivateKey({ key: privateJwk, format: 'jwk' }),
-    certificateDer: Buffer.from(certificate.rawData),
-    alg: 'ES256',
-  };
-  return { identity, proofHeader: proofHeaderOf(identity) };
 }
 
 function proofHeaderOf(identity: DeviceIdentity): string {
@@ -89,6 +104,7 @@ export function fastProof(
 ): string {
   const ordered = { htm: claims.htm, htu: claims.htu, iat: claims.iat, jti: claims.jti, ...(claims.ath === undefined ? {} : { ath: claims.ath }) };
   const signingInput = `${device.proofHeader}.${Buffer.from(JSON.stringify(ordered)).toString('base64url')}`;
+  // JWS ECDSA signatures are r || s (ignored for RSA).
   const signature = sign('sha256', Buffer.from(signingInput, 'ascii'), { key: device.identity.privateKey, dsaEncoding: 'ieee-p1363' });
   return `${signingInput}.${signature.toString('base64url')}`;
 }
@@ -148,9 +164,9 @@ export function tokenOf(device: BenchDevice): string {
 }
 
 /** Makes `count` seeded devices (labels `<prefix>-<n>`). */
-export async function seededDevices(random: SeededRandom, prefix: string, count: number): Promise<BenchDevice[]> {
+export async function seededDevices(random: SeededRandom, prefix: string, count: number, keyType: BenchKeyType = 'rsa'): Promise<BenchDevice[]> {
   const devices: BenchDevice[] = [];
-  for (let i = 0; i < count; i++) devices.push(await seededDevice(random, `${prefix}-${i}`));
+  for (let i = 0; i < count; i++) devices.push(await seededDevice(random, `${prefix}-${i}`, keyType));
   return devices;
 }
 

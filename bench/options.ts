@@ -1,3 +1,4 @@
+import type { BenchKeyType } from './devices.js';
 /** Command-line options of `npm run bench -- [options]`. */
 export interface BenchOptions {
   seed: number;
@@ -6,6 +7,7 @@ export interface BenchOptions {
   durationSeconds: number;
   warmupSeconds: number;
   devices: number;
+  deviceKey: BenchKeyType;
   breakdownOperations: number;
   authStorage: Array<'embedded' | 'worker'>;
   registrations: number;
@@ -29,6 +31,8 @@ export const usage = `npm run bench -- [options]
   --duration S             (a) seconds of each timed run; default 5
   --warmup S               (a) seconds of warm-up before each timed run; default 1
   --devices N              (a, soak) registered devices the requests are spread over; default 16
+  --device-key rsa|ec      (a, breakdown, soak) the devices' keys: rsa (RSA 2048, RS256, cmg-client's default) or
+                           ec (P-256, ES256, cmg-client --key-type ec); default rsa
   --auth-storage LIST      (a) embedded (the host's own Azurite, as npm start) and/or worker (the bench's
                            Azurite in a worker thread, outside the host's event loop); default embedded,worker
   --breakdown-ops N        (a, breakdown) operations per step; default 2000
@@ -51,6 +55,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     durationSeconds: 5,
     warmupSeconds: 1,
     devices: 16,
+    deviceKey: 'rsa',
     breakdownOperations: 2000,
     authStorage: ['embedded', 'worker'],
     registrations: 500,
@@ -92,6 +97,10 @@ export function parseOptions(argv: string[]): BenchOptions {
         break;
       case '--devices':
         options.devices = integer(flag, value, 1, 10_000);
+        break;
+      case '--device-key':
+        if (value !== 'rsa' && value !== 'ec') throw new UsageError('--device-key: rsa or ec');
+        options.deviceKey = value;
         break;
       case '--auth-storage': {
         const modes = value.split(',').map((mode) => mode.trim());

@@ -34,17 +34,17 @@ export async function registrationBench(options: RegistrationOptions, random: Se
   try {
     // Device keys and proofs are made before each run and are not part of its time.
     const warmupToken = await createBulkToken(host.origin, host.adminKey, 'bench warm-up');
-    const warmupDevices = await seededDevices(keys, 'reg-warmup', 4 * concurrency);
+    const warmupDevices = await seededDevices(keys, 'reg-warmup', 4 * concurrency, 'ec');
     await register(host, queues(warmupDevices, concurrency, () => warmupToken, host, jtis), concurrency);
 
     const sharedToken = await createBulkToken(host.origin, host.adminKey, 'bench: one token for every device');
-    const shared = await register(host, queues(await seededDevices(keys, 'reg-shared', registrations), concurrency, () => sharedToken, host, jtis), concurrency);
+    const shared = await register(host, queues(await seededDevices(keys, 'reg-shared', registrations, 'ec'), concurrency, () => sharedToken, host, jtis), concurrency);
 
     const ownTokens: string[] = [];
     for (let worker = 0; worker < concurrency; worker++) ownTokens.push(await createBulkToken(host.origin, host.adminKey, `bench: connection ${worker}`));
     const perConnection = await register(
       host,
-      queues(await seededDevices(keys, 'reg-own', registrations), concurrency, (worker) => ownTokens[worker] as string, host, jtis),
+      queues(await seededDevices(keys, 'reg-own', registrations, 'ec'), concurrency, (worker) => ownTokens[worker] as string, host, jtis),
       concurrency,
     );
 

@@ -1,5 +1,5 @@
 import type { BenchAzurite } from './azuriteWorker.js';
-import { authenticateRequests, enrolDevices, JtiSource, seededDevices } from './devices.js';
+import { authenticateRequests, enrolDevices, JtiSource, seededDevices, type BenchKeyType } from './devices.js';
 import { describeErrors, mb, ms, table, whole, type PartReport } from './format.js';
 import { hostHeap, startHost, type HeapReport } from './hostProcess.js';
 import { LatencyHistogram } from './histogram.js';
@@ -13,6 +13,7 @@ export interface SoakOptions {
   maxMinutes: number;
   concurrency: number;
   devices: number;
+  deviceKey: BenchKeyType;
   /** The largest growth of the host's heap (after a forced GC) that passes. */
   heapBoundMb: number;
   azurite: BenchAzurite;
@@ -48,7 +49,7 @@ export async function soakBench(options: SoakOptions, random: SeededRandom): Pro
   const replay = replayTable(options.azurite.connectionString, options.tablePrefix);
   try {
     const jtis = new JtiSource(random.fork('jti'));
-    const devices = await seededDevices(random.fork('devices'), 'soak', options.devices);
+    const devices = await seededDevices(random.fork('devices'), 'soak', options.devices, options.deviceKey);
     await enrolDevices(host.origin, host.adminKey, devices, jtis);
     const order = random.fork('order');
     const run = (requests: LoadRequest[]): Promise<LoadResult> => {

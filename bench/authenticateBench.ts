@@ -132,7 +132,7 @@ export async function authenticateBench(options: AuthenticateOptions, random: Se
     notes.push(
       `verification ceiling, this process, no HTTP, no storage, per request one device token (RS256) + one proof (${keyTypeNames[options.deviceKey]}): ` +
         `node:crypto verify ${whole(ceiling.raw)}/s; adding the proof certificate's X.509 parse and self-signature check ${whole(ceiling.withCertificate)}/s; ` +
-        `the service's own path (jose jwtVerify, X.509, jose compactVerify with the certificate's new key) ${whole(ceiling.jose)}/s`,
+        `the service's path before its caches (jose jwtVerify, X.509, jose compactVerify with the certificate's new key) ${whole(ceiling.jose)}/s`,
     );
   }
   return {

@@ -1,12 +1,12 @@
 import { decodeJwt } from 'jose';
 import { authenticateDevice } from '../functions/authenticateDevice.js';
-import { createBulkToken } from '../functions/createBulkToken.js';
 import { listDevices } from '../functions/listDevices.js';
 import { registerDevice } from '../functions/registerDevice.js';
 import { renewDeviceToken } from '../functions/renewDeviceToken.js';
 import { revokeDevice } from '../functions/revokeDevice.js';
 import { createDeviceIdentity, type DeviceIdentity } from '../cli/device/identity.js';
 import { deviceCall } from './support/devices.js';
+import { adminBulkToken, enrolledDevice } from './support/enrol.js';
 import { bearer, invoke, type Answer } from './support/invoke.js';
 import { installTestServices, testAdminKey, type TestServices } from './support/services.js';
 
@@ -18,8 +18,7 @@ let start: number;
 beforeAll(async () => {
   services = await installTestServices();
   start = services.clock.now();
-  bulkToken = (await invoke(createBulkToken, { path: '/api/bulk-tokens', headers: bearer(testAdminKey), body: { lifetimeMinutes: 10080 } })).body
-    .token as string;
+  bulkToken = await adminBulkToken();
 });
 
 // Tests move the frozen clock; each starts from the same moment.
@@ -27,12 +26,7 @@ afterEach(() => {
   services.clock.seconds = start;
 });
 
-async function registered(): Promise<{ device: DeviceIdentity; deviceId: string; token: string }> {
-  const device = await createDeviceIdentity('ec');
-  const answer = await invoke(registerDevice, await deviceCall(device, '/api/register', { bearer: bulkToken, now: services.clock.now() }));
-  expect(answer.status).toBe(201);
-  return { device, deviceId: answer.body.deviceId as string, token: answer.body.token as string };
-}
+const registered = () => enrolledDevice(bulkToken, services.clock.now());
 
 async function renew(device: DeviceIdentity, token: string): Promise<Answer> {
   return invoke(renewDeviceToken, await deviceCall(device, '/api/renew', { bearer: token, now: services.clock.now() }));

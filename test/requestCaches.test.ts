@@ -1,15 +1,14 @@
 import { createDeviceIdentity, type DeviceIdentity } from '../cli/device/identity.js';
 import { authenticateDevice } from '../functions/authenticateDevice.js';
-import { createBulkToken } from '../functions/createBulkToken.js';
-import { registerDevice } from '../functions/registerDevice.js';
 import { maxClockSkewSeconds } from '../shared/clock.js';
 import { DeviceCertificateChecker } from '../shared/proof/certificate.js';
 import { verifyCompactJws } from '../shared/proof/jwsSignature.js';
 import { tokenTypes } from '../shared/tokens/jws.js';
 import { deviceCall, opensslIdentity } from './support/devices.js';
-import { bearer, invoke } from './support/invoke.js';
+import { adminBulkToken, enrolledDevice } from './support/enrol.js';
+import { invoke } from './support/invoke.js';
 import { b64url, certificateBase64, proofParts, segment, signProofParts } from './support/jwsForge.js';
-import { installTestServices, testAdminKey, type TestServices } from './support/services.js';
+import { installTestServices, type TestServices } from './support/services.js';
 
 const day = 86_400;
 let services: TestServices;
@@ -19,27 +18,19 @@ let start: number;
 beforeAll(async () => {
   services = await installTestServices();
   start = services.clock.now();
-  bulkToken = (await invoke(createBulkToken, { path: '/api/bulk-tokens', headers: bearer(testAdminKey), body: { lifetimeMinutes: 10080 } })).body
-    .token as string;
+  bulkToken = await adminBulkToken();
 });
 
 afterEach(() => {
   services.clock.seconds = start;
 });
 
-async function registered(device: DeviceIdentity): Promise<string> {
-  const answer = await invoke(registerDevice, await deviceCall(device, '/api/register', { bearer: bulkToken, now: services.clock.now() }));
-  expect(answer.status).toBe(201);
-  return answer.body.token as string;
-}
-
 const authenticate = async (device: DeviceIdentity, token: string) =>
   invoke(authenticateDevice, await deviceCall(device, '/api/authenticate', { bearer: token, now: services.clock.now() }));
 
 describe('remembered device tokens (TokenVerifier)', () => {
   it('a token verified once still expires on time: accepted until exp + 299 s, token_expired from exp + 300 s', async () => {
-    const device = await createDeviceIdentity('ec');
-    const token = await registered(device);
+    const { device, token } = await enrolledDevice(bulkToken, services.clock.now());
     expect((await authenticate(device, token)).status).toBe(200);
     services.clock.advance(90 * day + maxClockSkewSeconds - 1);
     expect((await services.verifier.verify(token, tokenTypes.device, 'device token')).sub).toBeDefined();
@@ -48,7 +39,7 @@ describe('remembered device tokens (TokenVerifier)', () => {
   });
 
   it('a device token remembered as verified is still refused where a bulk token is expected', async () => {
-    const token = await registered(await createDeviceIdentity('ec'));
+    const { token } = await enrolledDevice(bulkToken, services.clock.now());
     await services.verifier.verify(token, tokenTypes.device, 'device token');
     await expect(services.verifier.verify(token, tokenTypes.bulk, 'bulk token')).rejects.toMatchObject({ code: 'invalid_token' });
   });

@@ -1,12 +1,10 @@
-import { createDeviceIdentity, signProof, type DeviceIdentity } from '../cli/device/identity.js';
-import { authenticateDevice } from '../functions/authenticateDevice.js';
-import { createBulkToken } from '../functions/createBulkToken.js';
-import { registerDevice } from '../functions/registerDevice.js';
+import { signProof, type DeviceIdentity } from '../cli/device/identity.js';
 import { revokeDevice } from '../functions/revokeDevice.js';
 import { TableRevocationList } from '../shared/devices/revocationList.js';
 import { ServiceError } from '../shared/errors.js';
 import { createServices, type Services } from '../shared/services.js';
-import { deviceCall, serviceUrl } from './support/devices.js';
+import { serviceUrl } from './support/devices.js';
+import { adminBulkToken, enrolledDevice } from './support/enrol.js';
 import { bearer, invoke } from './support/invoke.js';
 import { installTestServices, testAdminKey, type TestServices } from './support/services.js';
 
@@ -19,15 +17,10 @@ let bulkToken: string;
 beforeAll(async () => {
   services = await installTestServices();
   other = await createServices(services.config, { clock: services.clock, signer: services.signer, admin: services.admin });
-  bulkToken = (await invoke(createBulkToken, { path: '/api/bulk-tokens', headers: bearer(testAdminKey), body: { lifetimeMinutes: 60 } })).body.token as string;
+  bulkToken = await adminBulkToken(60);
 });
 
-async function registered(): Promise<{ device: DeviceIdentity; deviceId: string; token: string }> {
-  const device = await createDeviceIdentity('ec');
-  const answer = await invoke(registerDevice, await deviceCall(device, '/api/register', { bearer: bulkToken, now: services.clock.now() }));
-  expect(answer.status).toBe(201);
-  return { device, deviceId: answer.body.deviceId as string, token: answer.body.token as string };
-}
+const registered = () => enrolledDevice(bulkToken, services.clock.now());
 
 /** Authenticates through `instance` directly (not the process's services). */
 async function authenticateOn(instance: Services, device: DeviceIdentity, token: string): Promise<string> {

@@ -41,7 +41,23 @@ export interface BulkTokenView {
  */
 const maxConcurrentRetries = 50;
 
+/** One transaction holds the record's update and at most 99 use rows. */
+const maxUsesPerTransaction = 99;
+
+interface Caller {
+  admit: () => void;
+  refuse: (error: unknown) => void;
+}
+
+/** The devices waiting to use one token, in arrival order; a device asking twice waits once. */
+interface AdmissionQueue {
+  waiting: Map<string, Caller[]>;
+  running: boolean;
+}
+
 export class BulkTokenService {
+  private readonly admissions = new Map<string, AdmissionQueue>();
+
   constructor(
     private readonly store: BulkTokenStore,
     private readonly signer: TokenSigner,
@@ -118,27 +134,84 @@ export class BulkTokenService {
    * blocked, and a device that has not used the token yet takes one of its uses, atomically,
    * so `maxUses` holds however many devices race. A device that already used the token
    * (a repeated registration) takes nothing.
+   *
+   * Mass enrolment sends many devices to one token at once, and every use raises one counter
+   * under the record's ETag. So the devices of one token that arrive while a use is being
+   * written are admitted together by the next write: one transaction raises the count by all
+   * of them and inserts all their use rows (up to 99), instead of each racing the others for
+   * the ETag. Within one instance they no longer collide at all; instances still race each
+   * other, and the loser re-reads and retries.
    */
   async admitDevice(id: string, deviceId: string): Promise<void> {
     if (await this.store.hasUse(id, deviceId)) {
       this.usable((await this.store.get(id))?.value, id);
       return;
     }
-    for (let attempt = 0; attempt < maxConcurrentRetries; attempt++) {
-      const current = await this.store.get(id);
-      const record = this.usable(current?.value, id);
-      if (record.maxUses !== undefined && record.uses >= record.maxUses) {
-        throw new ServiceError('token_used_up', `the bulk registration token has been used by its ${record.maxUses} allowed devices`);
-      }
-      try {
-        await this.store.recordUse({ ...record, uses: record.uses + 1 }, current?.etag ?? '', deviceId, this.clock.now());
-        return;
-      } catch (error) {
-        if (!(error instanceof ConcurrentUpdateError)) throw error;
-        await pause(5 + Math.random() * 20 * Math.min(attempt + 1, 5));
-      }
+    let queue = this.admissions.get(id);
+    if (!queue) {
+      queue = { waiting: new Map(), running: false };
+      this.admissions.set(id, queue);
     }
-    throw new ServiceError('unavailable', 'too many devices are registering with this bulk token at once; retry', { retryAfterSeconds: 2 });
+    const waiting = queue.waiting.get(deviceId) ?? [];
+    queue.waiting.set(deviceId, waiting);
+    const admitted = new Promise<void>((admit, refuse) => waiting.push({ admit, refuse }));
+    if (!queue.running) void this.drainAdmissions(id, queue);
+    return admitted;
+  }
+
+  private async drainAdmissions(id: string, queue: AdmissionQueue): Promise<void> {
+    queue.running = true;
+    while (queue.waiting.size > 0) {
+      const batch = [...queue.waiting].slice(0, maxUsesPerTransaction);
+      for (const [deviceId] of batch) queue.waiting.delete(deviceId);
+      await this.admitTogether(id, batch.map(([deviceId, callers]) => ({ deviceId, callers })));
+    }
+    queue.running = false;
+    this.admissions.delete(id);
+  }
+
+  /** Settles every device of `batch`; never throws. */
+  private async admitTogether(id: string, batch: Array<{ deviceId: string; callers: Caller[] }>): Promise<void> {
+    const settle = (devices: typeof batch, error?: unknown) => {
+      for (const caller of devices.flatMap((device) => device.callers)) {
+        if (error === undefined) caller.admit();
+        else caller.refuse(error);
+      }
+    };
+    let rest = batch;
+    try {
+      for (let conflicts = 0; conflicts < maxConcurrentRetries && rest.length > 0; ) {
+        const current = await this.store.get(id);
+        const record = this.usable(current?.value, id);
+        const room = record.maxUses === undefined ? rest.length : Math.max(0, record.maxUses - record.uses);
+        // First come, first admitted: the queue keeps arrival order.
+        settle(
+          rest.slice(room),
+          new ServiceError('token_used_up', `the bulk registration token has been used by its ${record.maxUses ?? 0} allowed devices`),
+        );
+        rest = rest.slice(0, room);
+        if (rest.length === 0) return;
+        try {
+          const usedAlready = await this.store.recordUses(
+            { ...record, uses: record.uses + rest.length },
+            current?.etag ?? '',
+            rest.map((device) => device.deviceId),
+            this.clock.now(),
+          );
+          if (usedAlready === undefined) return settle(rest);
+          // That device's own repeat, on another instance, got there first: it is admitted.
+          settle(rest.filter((device) => device.deviceId === usedAlready));
+          rest = rest.filter((device) => device.deviceId !== usedAlready);
+        } catch (error) {
+          if (!(error instanceof ConcurrentUpdateError)) throw error;
+          conflicts++;
+          await pause(5 + Math.random() * 20 * Math.min(conflicts, 5));
+        }
+      }
+      settle(rest, new ServiceError('unavailable', 'too many devices are registering with this bulk token at once; retry', { retryAfterSeconds: 2 }));
+    } catch (error) {
+      settle(rest, error);
+    }
   }
 
   private usable(record: BulkTokenRecord | undefined, id: string): BulkTokenRecord {

@@ -27,11 +27,12 @@ export interface BulkTokenStore {
   /** Replaces the record only if it still has `etag`; else throws ConcurrentUpdateError. */
   replace(record: BulkTokenRecord, etag: string): Promise<string>;
   /**
-   * Atomically writes `record` (whose `uses` the caller raised by one) if it still has `etag`,
-   * and notes that `deviceId` used the token. Returns false, changing nothing, if that device
-   * had already used it; throws ConcurrentUpdateError if the record changed meanwhile.
+   * Atomically writes `record` (whose `uses` the caller raised by `deviceIds.length`) if it
+   * still has `etag`, and notes that each of `deviceIds` used the token (at most 99: one
+   * transaction). Returns undefined when done; or, changing nothing, a device of `deviceIds`
+   * that had already used the token. Throws ConcurrentUpdateError if the record changed.
    */
-  recordUse(record: BulkTokenRecord, etag: string, deviceId: string, usedAt: number): Promise<boolean>;
+  recordUses(record: BulkTokenRecord, etag: string, deviceIds: readonly string[], usedAt: number): Promise<string | undefined>;
   /** Whether `deviceId` has already used the token. */
   hasUse(id: string, deviceId: string): Promise<boolean>;
 }

@@ -89,18 +89,24 @@ export class TableBulkTokenStore implements BulkTokenStore {
     }
   }
 
-  async recordUse(record: BulkTokenRecord, etag: string, deviceId: string, usedAt: number): Promise<boolean> {
+  async recordUses(record: BulkTokenRecord, etag: string, deviceIds: readonly string[], usedAt: number): Promise<string | undefined> {
     const client = await this.client();
     const actions: TransactionAction[] = [
       ['update', toEntity(record), 'Replace', { etag }],
-      ['create', { partitionKey, rowKey: useKey(record.id, deviceId), deviceId, usedAt: isoTime(usedAt) }],
+      ...deviceIds.map((deviceId): TransactionAction => ['create', { partitionKey, rowKey: useKey(record.id, deviceId), deviceId, usedAt: isoTime(usedAt) }]),
     ];
     try {
       await storageCall(what, () => client.submitTransaction(actions));
-      return true;
+      return undefined;
     } catch (error) {
       if (isStatus(error, 412)) throw new ConcurrentUpdateError();
-      if (isStatus(error, 409) && storageErrorCode(error) === 'EntityAlreadyExists') return false;
+      if (!(isStatus(error, 409) && storageErrorCode(error) === 'EntityAlreadyExists')) throw error;
+      // The service names the failed operation ("3:The specified entity already exists.");
+      // operation 0 is the record, so operation i is the use row of deviceIds[i - 1].
+      const index = Number(/^(\d+):/.exec(error instanceof Error ? error.message : '')?.[1] ?? Number.NaN);
+      const named = deviceIds[index - 1];
+      if (named !== undefined) return named;
+      for (const deviceId of deviceIds) if (await this.hasUse(record.id, deviceId)) return deviceId;
       throw error;
     }
   }

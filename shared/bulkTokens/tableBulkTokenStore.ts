@@ -1,7 +1,7 @@
 import type { TableClient, TableEntityResult, TransactionAction } from '@azure/data-tables';
 import { epochSeconds, isoTime } from '../clock.js';
 import { expiryBucket } from '../storage/expiryBucket.js';
-import { isStatus, storageCall, storageErrorCode, type TableService } from '../storage/tableService.js';
+import { failedOperation, isStatus, storageCall, storageErrorCode, type TableService } from '../storage/tableService.js';
 import { ConcurrentUpdateError, type Versioned } from '../storage/versioned.js';
 import type { BulkTokenRecord, BulkTokenStore } from './bulkTokenStore.js';
 
@@ -101,10 +101,9 @@ export class TableBulkTokenStore implements BulkTokenStore {
     } catch (error) {
       if (isStatus(error, 412)) throw new ConcurrentUpdateError();
       if (!(isStatus(error, 409) && storageErrorCode(error) === 'EntityAlreadyExists')) throw error;
-      // The service names the failed operation ("3:The specified entity already exists.");
-      // operation 0 is the record, so operation i is the use row of deviceIds[i - 1].
-      const index = Number(/^(\d+):/.exec(error instanceof Error ? error.message : '')?.[1] ?? Number.NaN);
-      const named = deviceIds[index - 1];
+      // Operation 0 is the record, so operation i is the use row of deviceIds[i - 1].
+      const index = failedOperation(error);
+      const named = index === undefined ? undefined : deviceIds[index - 1];
       if (named !== undefined) return named;
       for (const deviceId of deviceIds) if (await this.hasUse(record.id, deviceId)) return deviceId;
       throw error;

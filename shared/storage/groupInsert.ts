@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { TableClient, TableEntity, TransactionAction } from '@azure/data-tables';
-import { isStatus, storageCall } from './tableService.js';
+import { failedOperation, isStatus, storageCall } from './tableService.js';
 
 /** The Table service's ceiling on operations in one transaction. */
 const maxTransactionSize = 100;
@@ -114,14 +114,4 @@ export class GroupInserter {
       throw error;
     }
   }
-}
-
-/**
- * The index of the failed operation in a transaction's error: the service's message starts
- * with it ("3:The specified entity already exists."). Undefined when it does not.
- */
-function failedOperation(error: unknown): number | undefined {
-  const message = error instanceof Error ? error.message : '';
-  const match = /^(\d+):/.exec(message);
-  return match ? Number(match[1]) : undefined;
 }

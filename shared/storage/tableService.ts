@@ -71,6 +71,15 @@ export function storageErrorCode(error: unknown): string | undefined {
   return details?.odataError?.code ?? details?.errorCode ?? error.code;
 }
 
+/**
+ * The index of the operation that failed an entity-group transaction: the service's message
+ * starts with it ("3:The specified entity already exists."). Undefined when it does not.
+ */
+export function failedOperation(error: unknown): number | undefined {
+  const match = /^(\d+):/.exec(error instanceof Error ? error.message : '');
+  return match ? Number(match[1]) : undefined;
+}
+
 export function isStatus(error: unknown, status: number): boolean {
   return error instanceof RestError && error.statusCode === status;
 }

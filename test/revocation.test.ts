@@ -63,20 +63,20 @@ describe('revocation across instances', () => {
   });
 });
 
-describe('TableRevocationList', () => {
-  it('drops a revocation once every token the device could hold has expired (91 days), and keeps younger ones', async () => {
+describe('TableRevocationList and the purge', () => {
+  it('the purge drops a revocation once every token the device could hold has expired (91 days), and keeps younger ones', async () => {
     const list = new TableRevocationList(services.tables);
     const now = services.clock.now();
     const [old, young] = ['11111111-2222-8333-8444-555555555555', '66666666-7777-8888-8999-aaaaaaaaaaaa'];
     await list.add(old, now - 92 * day);
     await list.add(young, now - 89 * day);
     expect(await list.isRevoked(old)).toBe(true);
-    expect(await list.dropExpired(now)).toBe(1);
+    expect((await services.purge.run()).removed.revocations).toBe(1);
     // Another instance, and this one after the change marker moved, both see the list as it is now.
     const fresh = new TableRevocationList(services.tables);
     expect(await fresh.isRevoked(old)).toBe(false);
     expect(await fresh.isRevoked(young)).toBe(true);
     expect(await list.isRevoked(old)).toBe(false);
-    expect(await list.dropExpired(now)).toBe(0);
+    expect((await services.purge.run()).removed.revocations).toBe(0);
   });
 });

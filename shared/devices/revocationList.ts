@@ -10,8 +10,6 @@ export interface RevocationList {
   isRevoked(deviceId: string): Promise<boolean>;
   /** Records a revocation; once this returns, `isRevoked` says so on every instance. */
   add(deviceId: string, revokedAt: number): Promise<void>;
-  /** Drops revocations whose every token has expired (the purge's job); returns how many. */
-  dropExpired(now: number): Promise<number>;
 }
 
 const what = 'Table Storage (revocations)';
@@ -65,24 +63,22 @@ export class TableRevocationList implements RevocationList {
     await this.markChanged(client);
   }
 
-  async dropExpired(now: number): Promise<number> {
-    const client = await this.client();
-    const expired: string[] = [];
-    await storageCall(what, async () => {
-      const rows = client.listEntities({
-        // ISO times in one format compare as strings.
-        queryOptions: { filter: `PartitionKey eq '${revokedPartition}' and keepUntil lt '${isoTime(now)}'`, select: ['RowKey'] },
-      });
-      for await (const row of rows) expired.push(row.rowKey as string);
-    });
-    for (let start = 0; start < expired.length; start += 100) {
-      const batch = expired.slice(start, start + 100);
-      await storageCall(what, () => client.submitTransaction(batch.map((rowKey) => ['delete', { partitionKey: revokedPartition, rowKey }])));
-    }
-    // Not needed for safety (a dropped row's tokens are all expired), but it lets instances
-    // shed the ids at their next check.
-    if (expired.length > 0) await this.markChanged(client);
-    return expired.length;
+  /**
+   * The revocations whose every token has expired, as a filter over this table: the purge
+   * deletes them with its own helpers, then calls `announceChange`.
+   */
+  static expiredFilter(now: number): string {
+    // ISO times in one format compare as strings.
+    return `PartitionKey eq '${revokedPartition}' and keepUntil lt '${isoTime(now)}'`;
+  }
+
+  /**
+   * Rewrites the change markers, so that every instance reloads the list at its next check.
+   * After a drop this is not needed for safety (a dropped row's tokens have all expired), but
+   * it lets instances shed the ids.
+   */
+  async announceChange(): Promise<void> {
+    await this.markChanged(await this.client());
   }
 
   private async refresh(): Promise<ReadonlySet<string>> {

@@ -11,7 +11,7 @@ import { MeteredTables, type PurgeMeter } from './meteredTables.js';
 import { bulkTokenCheck, deviceCheck, type PassCounts } from './passes.js';
 import { PurgeState } from './purgeState.js';
 import type { PurgeSummary } from './purgeSummary.js';
-import { odataString, type ListedRow } from './tableBatches.js';
+import { deleteInTransactions, odataString, rowPages, type ListedRow } from './tableBatches.js';
 
 const day = 86_400;
 
@@ -159,12 +159,16 @@ export class PurgeService {
 
   /**
    * Revocations whose every token has expired (TableRevocationList keeps them 91 days). The
-   * list is one small partition - revocations are rare - so it is read whole, by a filter.
+   * list is one small partition - revocations are rare - so it is read by a filter, not
+   * through an index, and deleted like every other kind (404 = already gone).
    */
   private async expiredRevocations(run: Run): Promise<boolean> {
-    const dropped = await new TableRevocationList(this.tables).dropExpired(run.now);
-    run.meter.read.revocations += dropped;
-    run.meter.entitiesDeleted += dropped;
+    const revocations = await this.tables.table(TableRevocationList.tableName);
+    let dropped = 0;
+    for await (const page of rowPages(revocations, TableRevocationList.expiredFilter(run.now), run.meter, 'revocations')) {
+      dropped += await deleteInTransactions(revocations, page, run.meter);
+    }
+    if (dropped > 0) await new TableRevocationList(this.tables).announceChange();
     run.counts.revocations += dropped;
     return true;
   }

@@ -117,7 +117,9 @@ async function localAdminKey(dataDir: string): Promise<string> {
   try {
     return (await readFile(file, 'utf8')).trim();
   } catch {
-    const key = randomBytes(32).toString('base64url');
+    // Hex, not base64url: a base64url key starts with '-' one time in 64, and a command line
+    // then reads `--admin-key -Xyz…` as a missing argument followed by another option.
+    const key = randomBytes(32).toString('hex');
     await writeFile(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
     return key;
   }

@@ -33,6 +33,11 @@ describe('npm start (the local host)', () => {
     expect(await response.json()).toEqual({ status: 'ok' });
   });
 
+  it('generates a hex admin key, which a command line can never read as an option', () => {
+    // A base64url key began with '-' one run in 64 and the CLI refused `--admin-key -…`.
+    expect(host.adminKey).toMatch(/^[0-9a-f]{64}$/);
+  });
+
   it('bulk-registration-token /new /lifetime:60 prints a GUID, 60 minutes and a JWT verifiable against the served JWKS', async () => {
     const stdout = await bulkTokenCli('/new', '/lifetime:60');
     const id = /Tracking GUID: ([0-9a-f-]{36})/.exec(stdout)?.[1];

@@ -211,17 +211,32 @@ describe('Table Storage stopped mid-load, then restarted on the same port', () =
   );
 });
 
-describe('Table Storage that accepts connections but never answers', () => {
+// Two ways a store can hang: a black hole (the TCP handshake succeeds, no byte ever comes
+// back: a hung front end, a half-open connection through a dead proxy), and a store that
+// sends a response's status and headers and then stalls in its body. The SDK's own request
+// timeout ends when the headers arrive, so only the second shows whether an attempt's time
+// limit also covers reading the body.
+const hungStores: Array<[string, (socket: Socket) => void]> = [
+  ['accepts connections but never answers', () => undefined],
+  [
+    'answers the status and headers, then stalls in the body',
+    (socket) =>
+      socket.once('data', () =>
+        socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json;odata=nometadata\r\nContent-Length: 4096\r\n\r\n{"value":['),
+      ),
+  ],
+];
+
+describe.each(hungStores)('Table Storage that %s', (what, behave) => {
   let server: ReturnType<typeof createServer>;
   const sockets: Socket[] = [];
   let services: TestServices;
 
   beforeAll(async () => {
-    // A black hole: the TCP handshake succeeds, no byte ever comes back (a hung front end,
-    // a half-open connection through a dead proxy).
     server = createServer((socket) => {
       sockets.push(socket);
       socket.on('error', () => undefined);
+      behave(socket);
     });
     await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
     services = await installTestServices({ env: { STORAGE_CONNECTION: azuriteConnectionString('127.0.0.1', (server.address() as AddressInfo).port) } });
@@ -235,7 +250,7 @@ describe('Table Storage that accepts connections but never answers', () => {
   it('a registration answers 503 with Retry-After within 10 s instead of hanging', async () => {
     const device = await createDeviceIdentity('ec');
     const started = Date.now();
-    const answer = await withTimeout(registration(services, device, 'internal', ''), 15_000, 'a registration against a storage that never answers');
+    const answer = await withTimeout(registration(services, device, 'internal', ''), 15_000, `a registration against a Table Storage that ${what}`);
     expectUnavailable(answer);
     expect(Date.now() - started).toBeLessThan(10_000);
   }, 30_000);

@@ -35,25 +35,45 @@ export class TableService {
   }
 }
 
-/** How long one attempt may wait for the store; a store that accepts and never answers is down. */
+// The pipeline's policy type, taken from the client's options rather than from
+// @azure/core-rest-pipeline, which this project does not depend on directly.
+type PipelinePolicy = NonNullable<TableServiceClientOptions['additionalPolicies']>[number]['policy'];
+
+/** How long one attempt may take, body included; a store that accepts and never answers is down. */
 const attemptTimeoutMs = 3000;
+
+/**
+ * Limits each attempt to attemptTimeoutMs from sending to the last byte of the response.
+ * The HTTP client's own `request.timeout` stops counting once the headers arrive, so a store
+ * that sends headers and then stalls in the body would hold the request forever. An abort
+ * signal ends the attempt at any stage; the caller's own signal still aborts it too.
+ */
+const attemptTimeout: PipelinePolicy = {
+  name: 'storageAttemptTimeout',
+  async sendRequest(request, next) {
+    const callerSignal = request.abortSignal;
+    const attempt = new AbortController();
+    const abort = () => attempt.abort();
+    if (callerSignal?.aborted) abort();
+    callerSignal?.addEventListener('abort', abort, { once: true });
+    const timer = setTimeout(abort, attemptTimeoutMs);
+    request.abortSignal = attempt.signal;
+    try {
+      return await next(request);
+    } finally {
+      clearTimeout(timer);
+      callerSignal?.removeEventListener('abort', abort);
+      // The retry policy sends this same request again: each attempt gets a fresh limit.
+      request.abortSignal = callerSignal;
+    }
+  },
+};
 
 // Bounded: at most 3 retries, waits of 100 ms doubling to at most 1 s, and each attempt at
 // most 3 s, so a request gives up and answers 503 rather than holding the caller.
 const clientOptions: TableServiceClientOptions = {
   retryOptions: { maxRetries: 3, retryDelayInMs: 100, maxRetryDelayInMs: 1000 },
-  additionalPolicies: [
-    {
-      position: 'perRetry',
-      policy: {
-        name: 'storageAttemptTimeout',
-        sendRequest: (request, next) => {
-          request.timeout = attemptTimeoutMs;
-          return next(request);
-        },
-      },
-    },
-  ],
+  additionalPolicies: [{ position: 'perRetry', policy: attemptTimeout }],
 };
 
 export function createTableClient(connection: string, tableName: string): TableClient {

@@ -1,11 +1,10 @@
+import { azureCredential } from './azureCredential.js';
 import { AdminKeyAuthorizer, EitherAdminAuthorizer, type AdminAuthorizer } from './admin/adminAuthorizer.js';
 import { EntraAdminAuthorizer } from './admin/entraAdminAuthorizer.js';
 import { BulkTokenService } from './bulkTokens/bulkTokenService.js';
 import { TableBulkTokenStore } from './bulkTokens/tableBulkTokenStore.js';
 import { systemClock, type Clock } from './clock.js';
 import { loadConfig, type Config } from './config.js';
-import { DefaultAzureCredential } from '@azure/identity';
-import { KeyVaultSigner } from './signing/keyVaultSigner.js';
 import { LocalKeySigner } from './signing/localKeySigner.js';
 import type { TokenSigner } from './signing/signer.js';
 import { TableService } from './storage/tableService.js';
@@ -92,11 +91,12 @@ export function createAdminAuthorizer(config: Config, clock: Clock, env: Record<
 
 async function createSigner(config: Config, clock: Clock): Promise<TokenSigner> {
   if (config.keyVault) {
+    // Loaded only when configured: @azure/keyvault-keys is never used locally.
+    const { KeyVaultSigner } = await import('./signing/keyVaultSigner.js');
     return KeyVaultSigner.create({
       vaultUrl: config.keyVault.url,
       keyName: config.keyVault.keyName,
-      // The managed identity in Azure (AZURE_CLIENT_ID names it), the developer's login locally.
-      credential: new DefaultAzureCredential(),
+      credential: azureCredential(),
       refreshIntervalSeconds: config.keyRefreshSeconds,
       clock,
       alg: config.signingAlg,

@@ -1,5 +1,5 @@
-import { DefaultAzureCredential } from '@azure/identity';
 import { RestError, TableClient, type TableServiceClientOptions } from '@azure/data-tables';
+import { azureCredential } from '../azureCredential.js';
 import { UnavailableError } from '../errors.js';
 import { cachedUntilFailure } from './promiseCache.js';
 
@@ -78,7 +78,7 @@ const clientOptions: TableServiceClientOptions = {
 
 export function createTableClient(connection: string, tableName: string): TableClient {
   if (/^https?:\/\//i.test(connection)) {
-    return new TableClient(connection, tableName, new DefaultAzureCredential(), clientOptions);
+    return new TableClient(connection, tableName, azureCredential(), clientOptions);
   }
   const insecure = /DefaultEndpointsProtocol=http;|TableEndpoint=http:\/\/|UseDevelopmentStorage=true/i.test(connection);
   return TableClient.fromConnectionString(connection, tableName, { ...clientOptions, allowInsecureConnection: insecure });

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LogLevel } from '@azure/functions';
 import { ConfigError, loadConfig } from '../shared/config.js';
+import { createPrivateFileOnce } from '../shared/fs/privateFile.js';
 import { createServices, useServices } from '../shared/services.js';
 import { startAzurite, type RunningAzurite } from './azurite.js';
 import { provideFunctionsCore } from './coreShim.js';
@@ -116,13 +117,15 @@ async function localAdminKey(dataDir: string): Promise<string> {
   const file = join(dataDir, 'admin-key');
   try {
     return (await readFile(file, 'utf8')).trim();
-  } catch {
-    // Hex, not base64url: a base64url key starts with '-' one time in 64, and a command line
-    // then reads `--admin-key -Xyz…` as a missing argument followed by another option.
-    const key = randomBytes(32).toString('hex');
-    await writeFile(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
-    return key;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+  // Hex, not base64url: a base64url key starts with '-' one time in 64, and a command line
+  // then reads `--admin-key -Xyz…` as a missing argument followed by another option.
+  // Created like the signing key: 0600, whole or not at all; when another host on the same
+  // folder creates it first, its key is the one both use.
+  await createPrivateFileOnce(file, `${randomBytes(32).toString('hex')}\n`);
+  return (await readFile(file, 'utf8')).trim();
 }
 
 function parsePort(value: string | undefined): number {

@@ -1,9 +1,6 @@
 import { createHmac, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { HttpHandler } from '@azure/functions';
 import { approveDevice } from '../functions/approveDevice.js';
 import { authenticateDevice } from '../functions/authenticateDevice.js';
@@ -21,8 +18,8 @@ import { deviceCall, serviceUrl } from './support/devices.js';
 import { problemViolation, tableChanges } from './support/fuzzKit.js';
 import { b64url, certificateBase64, decodeSegment, proofParts, segment, serviceSigned, signProofParts } from './support/jwsForge.js';
 import { bearer, invoke, type Answer, type CallOptions } from './support/invoke.js';
-import { startLocalHost, type LocalHost } from './support/localHost.js';
-import { installTestServices, testAdminKey, uniqueTablePrefix, type TestServices } from './support/services.js';
+import { startLocalHostPair, type LocalHost } from './support/localHost.js';
+import { installTestServices, testAdminKey, type TestServices } from './support/services.js';
 import { dumpTables } from './support/tables.js';
 
 /**
@@ -450,13 +447,7 @@ describe('proof replay across two service processes', () => {
   let second: LocalHost;
 
   beforeAll(async () => {
-    // Two instances of the function app: separate processes, one storage account, one key.
-    const shared = {
-      STORAGE_CONNECTION: process.env.TEST_STORAGE_CONNECTION ?? '',
-      TABLE_PREFIX: uniqueTablePrefix(),
-      LOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'cmg-attack-hosts-')),
-    };
-    [first, second] = await Promise.all([startLocalHost(shared), startLocalHost(shared)]);
+    [first, second] = await startLocalHostPair();
   }, 40_000);
 
   afterAll(async () => {

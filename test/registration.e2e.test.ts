@@ -1,23 +1,13 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createDeviceIdentity, signProof } from '../cli/device/identity.js';
-import { startLocalHost, type LocalHost } from './support/localHost.js';
-import { uniqueTablePrefix } from './support/services.js';
+import { startLocalHostPair, type LocalHost } from './support/localHost.js';
 
 /** Two local host processes on the same storage, as two instances of the function app. */
 let first: LocalHost;
 let second: LocalHost;
 
 beforeAll(async () => {
-  const shared = {
-    STORAGE_CONNECTION: process.env.TEST_STORAGE_CONNECTION ?? '',
-    TABLE_PREFIX: uniqueTablePrefix(),
-    LOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'cmg-two-hosts-')),
-  };
-  first = await startLocalHost(shared);
-  second = await startLocalHost(shared);
-});
+  [first, second] = await startLocalHostPair();
+}, 40_000);
 
 afterAll(async () => {
   await Promise.all([first?.stop(), second?.stop()]);
@@ -31,6 +21,15 @@ async function post(host: LocalHost, path: string, bearerToken: string, body: un
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
+
+describe('two instances started at once on a new data folder', () => {
+  it('agree on one admin key and one signing key (whichever process created each first)', async () => {
+    expect(first.adminKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(second.adminKey).toBe(first.adminKey);
+    const jwks = await Promise.all([first, second].map(async (host) => (await fetch(`${host.url}/api/.well-known/jwks.json`)).json()));
+    expect(jwks[1]).toEqual(jwks[0]);
+  });
+});
 
 describe('replay protection across instances', () => {
   it('a proof used on one host is refused by the other: 201, then 401 proof_replayed', async () => {

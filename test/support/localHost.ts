@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { uniqueTablePrefix } from './services.js';
 
 export const projectRoot = resolve(__dirname, '..', '..');
 
@@ -52,4 +53,22 @@ export async function startLocalHost(env: Record<string, string> = {}, timeoutMs
       return exited;
     },
   };
+}
+
+/**
+ * Two instances of the function app: separate host processes on one storage account (the
+ * tests' Azurite, under a table prefix of their own) and one data folder, so one signing key
+ * and one admin key. Started at once, as a scale-out starts them.
+ */
+export async function startLocalHostPair(): Promise<[LocalHost, LocalHost]> {
+  const shared = {
+    STORAGE_CONNECTION: process.env.TEST_STORAGE_CONNECTION ?? '',
+    TABLE_PREFIX: uniqueTablePrefix(),
+    LOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'cmg-two-hosts-')),
+  };
+  const [first, second] = await Promise.allSettled([startLocalHost(shared), startLocalHost(shared)]);
+  if (first.status === 'fulfilled' && second.status === 'fulfilled') return [first.value, second.value];
+  // One failed to start: stop the other rather than leave it running after the tests.
+  await Promise.all([first, second].map((started) => (started.status === 'fulfilled' ? started.value.stop() : undefined)));
+  throw [first, second].find((started) => started.status === 'rejected')?.reason;
 }

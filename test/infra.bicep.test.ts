@@ -103,7 +103,8 @@ async function compile(cli: BicepCli): Promise<Compiled> {
   // Four processes at once: the CLI's start-up dominates, and they share nothing.
   const [build, lint, buildParams, broken] = await Promise.all([
     runBicep(cli, ['build', '--pattern', pattern, '--outdir', outDir], { cwd: repoRoot }),
-    runBicep(cli, ['lint', '--pattern', pattern], { cwd: repoRoot }),
+    // .bicep and .bicepparam: the linter reads both.
+    runBicep(cli, ['lint', '--pattern', `${pattern}*`], { cwd: repoRoot, env: { ...process.env, CMG_ENVIRONMENT_NAME: 'ci' } }),
     runBicep(cli, ['build-params', 'infra/main.bicepparam', '--outdir', paramsDir], {
       cwd: repoRoot,
       env: { ...process.env, CMG_ENVIRONMENT_NAME: 'ci' },
@@ -273,7 +274,7 @@ if (!bicep) {
     compiled = await compile(bicep);
     say(`infra.bicep.test: Bicep CLI ${bicep.path} (${bicep.source})`);
     report('build', compiled.build, bicepFiles());
-    report('lint', compiled.lint, bicepFiles());
+    report('lint', compiled.lint, [...bicepFiles(), 'infra/main.bicepparam']);
     report('build-params', compiled.buildParams, ['infra/main.bicepparam']);
   }, 300_000);
 

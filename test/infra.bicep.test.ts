@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { azureAppSettings } from '../shared/config.js';
@@ -254,6 +254,46 @@ function appSettings(): Record<string, unknown> {
 }
 
 // ---- tests -------------------------------------------------------------------------------------
+
+describe('finding the Bicep CLI', () => {
+  let root: string;
+  const place = (path: string, mode: number): string => {
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, '#!/bin/sh\n');
+    chmodSync(path, mode);
+    return path;
+  };
+
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'cmg-find-bicep-'));
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('looks in BICEP_PATH, then PATH, then ~/.azure/bin, then the NuGet packages folder', () => {
+    const home = join(root, 'home');
+    const nuget = place(join(home, '.nuget', 'packages', 'azure.bicep.commandline.linux-x64', bicepVersion, 'tools', 'bicep'), 0o755);
+    const env = { HOME: home, PATH: join(root, 'bin') };
+    expect(findBicep(env)).toEqual({ path: nuget, source: `NuGet (${join(home, '.nuget', 'packages')})` });
+    const az = place(join(home, '.azure', 'bin', 'bicep'), 0o755);
+    expect(findBicep(env)?.path).toBe(az);
+    const onPath = place(join(root, 'bin', 'bicep'), 0o755);
+    expect(findBicep(env)?.path).toBe(onPath);
+    const explicit = place(join(root, 'elsewhere', 'bicep'), 0o755);
+    expect(findBicep({ ...env, BICEP_PATH: explicit })).toEqual({ path: explicit, source: 'BICEP_PATH' });
+    expect(() => findBicep({ ...env, BICEP_PATH: join(root, 'missing') })).toThrow(/BICEP_PATH=.* is not a file/);
+  });
+
+  it('honours NUGET_PACKAGES, and sets the executable bit a package extraction left off', () => {
+    const packages = join(root, 'packages');
+    const restored = place(join(packages, 'azure.bicep.commandline.linux-x64', bicepVersion, 'tools', 'bicep'), 0o644);
+    expect(findBicep({ HOME: join(root, 'nohome'), PATH: '', NUGET_PACKAGES: packages })?.path).toBe(restored);
+    expect(() => accessSync(restored, constants.X_OK)).not.toThrow();
+  });
+
+  it('finds nothing when there is nothing', () => {
+    expect(findBicep({ HOME: root, PATH: join(root, 'bin'), NUGET_PACKAGES: join(root, 'none') })).toBeUndefined();
+  });
+});
 
 if (!bicep) {
   const line = `infra.bicep.test: SKIPPED compiling infra/ with the Bicep CLI: none found (BICEP_PATH, PATH, ~/.azure/bin, NuGet). Get it: ${howToGetBicep}`;

@@ -43,7 +43,7 @@ Options:
                                 (default: infra/main.bicepparam)
       --what-if                 show what the deployment would change, change nothing
       --infra-only              deploy the infrastructure, do not build, publish or check
-      --package <zip>           publish this package (made by an earlier run or a CI job)
+      --package <zip>           publish this package (built elsewhere, by a CI job say)
                                 instead of building one here
       --smoke                   only check an existing deployment: health, JWKS, and the
                                 address the service sees for this machine next to

@@ -15,9 +15,11 @@ usage() {
   local text
   IFS= read -r -d '' text <<'USAGE' || true
 Usage: infra/deploy.sh --resource-group <name> [options]
+       infra/deploy.sh --resource-group <name> --smoke [-e <environment>]
 
 Creates or updates the Azure resources of cmg-token-auth (Flex Consumption Function App,
-managed identity, storage, Key Vault signing key, Application Insights) and publishes the code.
+managed identity, storage, Key Vault signing key, Application Insights), publishes the code
+and checks the result (health, JWKS, and the address the service sees for this machine).
 
 Required:
   -g, --resource-group <name>   resource group to deploy into (created if missing)
@@ -37,15 +39,23 @@ Options:
       --admin-audience <aud>    audience of admin Entra ID tokens: the Application ID URI of
                                 the admin app registration (see docs/deployment.md)
       --admin-app-role <role>   app role admins need (default: CmgTokenAuth.Admin)
-  -p, --parameters-file <path>  parameters of infra/main.bicep for this environment
-                                (default: infra/main.parameters.json)
+  -p, --parameters-file <path>  a .bicepparam file for this environment
+                                (default: infra/main.bicepparam)
       --what-if                 show what the deployment would change, change nothing
-      --infra-only              deploy the infrastructure, do not build or publish the code
+      --infra-only              deploy the infrastructure, do not build, publish or check
+      --package <zip>           publish this package (built elsewhere, by a CI job say)
+                                instead of building one here
+      --smoke                   only check an existing deployment: health, JWKS, and the
+                                address the service sees for this machine next to
+                                INTERNAL_NETWORKS
   -h, --help                    show this help
 
 The options above override the parameters file for this run only: a later run without them
 deploys the file's (or the template's default) value again. Keep lasting choices in a
 parameters file per environment.
+
+A first deployment's publish is retried for about 10 minutes while the new role assignments
+propagate; every az call is bounded by a timeout (see docs/deployment.md).
 
 Example:
   infra/deploy.sh -g rg-cmg-prod -l westeurope -e prod \
@@ -79,9 +89,11 @@ internal_networks=""
 internal_networks_set=false
 admin_audience=""
 admin_app_role=""
-parameters_file="$repo_root/infra/main.parameters.json"
+parameters_file="$repo_root/infra/main.bicepparam"
 what_if=false
 infra_only=false
+smoke_only=false
+package_file=""
 
 need_value() {
   [[ $# -ge 2 && -n "$2" && "$2" != -* ]] || die "$1 needs a value (see --help)"
@@ -153,6 +165,15 @@ while [[ $# -gt 0 ]]; do
       infra_only=true
       shift
       ;;
+    --smoke)
+      smoke_only=true
+      shift
+      ;;
+    --package)
+      need_value "$@"
+      package_file="$2"
+      shift 2
+      ;;
     *)
       die "unknown argument: $1 (see --help)"
       ;;
@@ -164,6 +185,14 @@ done
 [[ "$environment_name" =~ ^[A-Za-z0-9][A-Za-z0-9-]{0,63}$ ]] ||
   die "--environment must be 1-64 letters, digits and dashes, starting with a letter or digit"
 [[ -f "$parameters_file" ]] || die "parameters file not found: $parameters_file"
+[[ "$parameters_file" == *.bicepparam ]] ||
+  die "--parameters-file must be a .bicepparam file (a copy of infra/main.bicepparam whose 'using' points at main.bicep)"
+[[ "$smoke_only" == false || ("$what_if" == false && "$infra_only" == false) ]] ||
+  die "--smoke cannot be combined with --what-if or --infra-only"
+if [[ -n "$package_file" ]]; then
+  [[ -f "$package_file" && "$package_file" == *.zip ]] || die "--package must name an existing .zip file"
+  package_file="$(cd "$(dirname "$package_file")" && pwd)/$(basename "$package_file")"
+fi
 case "$key_type" in "" | RSA | EC) ;; *) die "--key-type must be RSA or EC" ;; esac
 case "$approval_mode" in "" | auto | manual) ;; *) die "--approval-mode must be auto or manual" ;; esac
 if [[ "$internal_networks_set" == true && -n "$internal_networks" ]]; then
@@ -182,26 +211,187 @@ if ! command -v az >/dev/null 2>&1; then
   then sign in with: az login"
 fi
 
+# Every az call runs under timeout(1): the CLI has been seen waiting forever (Flex
+# Consumption's post-deployment check when the site never answers 2xx). GNU coreutils has it;
+# on macOS it is gtimeout from Homebrew's coreutils.
+timeout_cmd=""
+for candidate in timeout gtimeout; do
+  if command -v "$candidate" >/dev/null 2>&1; then
+    timeout_cmd="$candidate"
+    break
+  fi
+done
+[[ -n "$timeout_cmd" ]] || die "timeout (GNU coreutils) is needed to bound every az call.
+  macOS: brew install coreutils     Debian/Ubuntu: apt-get install coreutils"
+
+# Bounds in seconds. CMG_DEPLOY_AZ_TIMEOUT replaces all of them (the tests use a short one).
+quick_timeout="${CMG_DEPLOY_AZ_TIMEOUT:-120}"      # account, group, deployment show, settings
+deploy_timeout="${CMG_DEPLOY_AZ_TIMEOUT:-2700}"    # az deployment group create / what-if
+publish_timeout="${CMG_DEPLOY_AZ_TIMEOUT:-900}"    # one config-zip attempt, upload included
+publish_budget="${CMG_DEPLOY_PUBLISH_BUDGET:-600}" # retrying publish while roles propagate
+smoke_budget="${CMG_DEPLOY_SMOKE_BUDGET:-300}"     # waiting for health to answer 200
+for bound in "$quick_timeout" "$deploy_timeout" "$publish_timeout" "$publish_budget" "$smoke_budget"; do
+  [[ "$bound" =~ ^[0-9]+$ && "$bound" -gt 0 ]] || die "timeouts and budgets must be whole seconds above 0, not '$bound'"
+done
+
+# Time and waiting go through these two, so the tests can run ten minutes of retries in a
+# second: CMG_DEPLOY_CLOCK names a command printing epoch seconds, CMG_DEPLOY_SLEEP one taking
+# seconds. Unset (always, outside the tests) they are date +%s and sleep.
+now() {
+  if [[ -n "${CMG_DEPLOY_CLOCK:-}" ]]; then "$CMG_DEPLOY_CLOCK"; else date +%s; fi
+}
+pause() {
+  if [[ -n "${CMG_DEPLOY_SLEEP:-}" ]]; then "$CMG_DEPLOY_SLEEP" "$1"; else sleep "$1"; fi
+}
+
 sub_args=()
 [[ -z "$subscription" ]] || sub_args=(--subscription "$subscription")
 
-# az with the chosen subscription; the ${a[@]+...} form keeps bash 3.2 quiet under set -u.
-azs() {
-  az "$@" ${sub_args[@]+"${sub_args[@]}"}
+# az with the chosen subscription under a time bound; returns az's status, or 124 when the
+# bound cut it off. The ${a[@]+...} form keeps bash 3.2 quiet under set -u.
+az_bounded() {
+  local seconds="$1" status=0
+  shift
+  "$timeout_cmd" --kill-after=10 "$seconds" az "$@" ${sub_args[@]+"${sub_args[@]}"} || status=$?
+  # 124: timed out; 137: killed after ignoring the TERM.
+  if [[ "$status" == 124 || "$status" == 137 ]]; then return 124; fi
+  return "$status"
 }
 
-if ! account="$(azs account show --query '[name, id, user.name]' --output tsv 2>/dev/null)"; then
+# az_bounded for calls that need no special handling: a timeout is reported here.
+azs_within() {
+  local seconds="$1" status=0
+  shift
+  az_bounded "$seconds" "$@" || status=$?
+  if [[ "$status" == 124 ]]; then
+    printf 'deploy.sh: error: az %s did not answer within %s s and was stopped. Check your network and az (az account show), then rerun.\n' "$1 $2" "$seconds" >&2
+  fi
+  return "$status"
+}
+
+azs() {
+  azs_within "$quick_timeout" "$@"
+}
+
+account_status=0
+account="$(azs account show --query '[name, id, user.name]' --output tsv 2>/dev/null)" || account_status=$?
+if [[ "$account_status" == 124 ]]; then
+  # azs's own message went to /dev/null with az's.
+  die "az account show did not answer within $quick_timeout s and was stopped. Check your network and az, then rerun."
+elif [[ "$account_status" != 0 ]]; then
   die "az is not signed in${subscription:+ to subscription $subscription}.
   Run: az login
   and, if you have several subscriptions: az account set --subscription <id>"
 fi
 info "Subscription: $(printf '%s' "$account" | tr '\r\n' '  ')"
 
-if [[ "$what_if" == false && "$infra_only" == false ]]; then
+if [[ "$what_if" == false && "$infra_only" == false && "$smoke_only" == false && -z "$package_file" ]]; then
   for tool in node npm zip; do
     command -v "$tool" >/dev/null 2>&1 ||
       die "$tool is needed to build and package the code (or pass --infra-only)"
   done
+fi
+if [[ "$what_if" == false && "$infra_only" == false ]]; then
+  command -v curl >/dev/null 2>&1 || die "curl is needed for the smoke check (or pass --infra-only)"
+fi
+
+# One deployment name per environment: a rerun replaces the entry in the deployment history
+# rather than piling up new ones.
+deployment_name="cmg-token-auth-$environment_name"
+
+deployment_output() {
+  azs deployment group show --resource-group "$resource_group" --name "$deployment_name" \
+    --query "properties.outputs.$1.value" --output tsv | tr -d '\r'
+}
+
+# ---- smoke check -------------------------------------------------------------------------
+
+# GET or POST with curl, bounded; prints the body, then the status on a line of its own.
+http() {
+  local method="$1" url="$2"
+  if [[ "$method" == POST ]]; then
+    curl --silent --show-error --max-time 30 --request POST --header 'content-type: application/json' \
+      --data '{}' --write-out '\n%{http_code}' "$url"
+  else
+    curl --silent --show-error --max-time 30 --write-out '\n%{http_code}' "$url"
+  fi
+}
+
+json_string() {
+  # The value of a top-level "name":"value" member of a small JSON document (no jq needed).
+  printf '%s' "$2" | tr -d '\n' | sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p"
+}
+
+# Health, JWKS, and the address the service sees for this machine. Health is retried for
+# smoke_budget seconds: right after a first deployment the identity's roles may still be
+# propagating and health answers 503.
+smoke_check() {
+  local url="$1" internal_networks_setting="$2" response status body start elapsed delay=10 keys detail address
+
+  info "Smoke check of $url"
+  start="$(now)"
+  while :; do
+    response="$(http GET "$url/api/health" 2>&1)" || true
+    status="${response##*$'\n'}"
+    body="${response%$'\n'*}"
+    [[ "$status" == 200 ]] && break
+    elapsed=$(($(now) - start))
+    if ((elapsed + delay > smoke_budget)); then
+      die "health did not answer 200 within $smoke_budget s (last: ${status:-no answer} ${body:0:200}).
+  503 right after a first deployment usually means role assignments are still propagating:
+  rerun infra/deploy.sh --smoke -g $resource_group -e $environment_name in a few minutes.
+  Otherwise see docs/deployment.md (\"Smoke check\")."
+    fi
+    warn "health answered ${status:-nothing} (${body:0:120}); retrying in $delay s ($elapsed of $smoke_budget s used)"
+    pause "$delay"
+    delay=$((delay * 2 > 60 ? 60 : delay * 2))
+  done
+  printf '  %-22s %s\n' "health" "ok ($body)"
+
+  response="$(http GET "$url/api/.well-known/jwks.json" 2>&1)" || true
+  status="${response##*$'\n'}"
+  body="${response%$'\n'*}"
+  keys="$(printf '%s' "$body" | grep -o '"kid"' | wc -l | tr -d ' ')"
+  [[ "$status" == 200 && "$keys" -gt 0 ]] ||
+    die "JWKS did not answer 200 with a key (got ${status:-no answer}: ${body:0:200}); see docs/deployment.md (\"Smoke check\")"
+  printf '  %-22s %s\n' "JWKS" "$keys signing key(s)"
+
+  # An empty registration: the network check comes first, so the answer says which address
+  # the service saw (403 network_forbidden names it) or that it counts this machine as internal
+  # (the request then fails later, on the missing proof, and nothing is stored).
+  response="$(http POST "$url/api/register/internal" 2>&1)" || true
+  status="${response##*$'\n'}"
+  body="${response%$'\n'*}"
+  detail="$(json_string detail "$body")"
+  printf '  %-22s %s\n' "INTERNAL_NETWORKS" "${internal_networks_setting:-(empty: no caller is internal)}"
+  if [[ "$status" == 403 && "$(json_string code "$body")" == network_forbidden ]]; then
+    address="$(printf '%s' "$detail" | sed -n 's/.*the caller \([^ ]*\) is outside.*/\1/p')"
+    [[ "$address" != "(address" ]] || address=""
+    printf '  %-22s %s\n' "this machine, as seen" "${address:-no address} (outside INTERNAL_NETWORKS: internal registration refused from here)"
+    if [[ -z "$address" ]]; then
+      warn "the service did not see an address for this machine (no X-Forwarded-For from the platform's
+  front end). Internal registration cannot work like this; see docs/deployment.md (\"Smoke check\")."
+    else
+      warn "if $address is one of your internal egress addresses, INTERNAL_NETWORKS is missing it, or a
+  proxy in front of the app hides the caller; see docs/deployment.md (\"Smoke check\")."
+    fi
+  elif [[ "$status" == 400 || "$status" == 415 ]]; then
+    printf '  %-22s %s\n' "this machine, as seen" "inside INTERNAL_NETWORKS: internal registration open from here"
+  else
+    die "register/internal answered ${status:-nothing} (${body:0:200}), neither 403 network_forbidden nor a
+  validation error; see docs/deployment.md (\"Smoke check\")"
+  fi
+}
+
+if [[ "$smoke_only" == true ]]; then
+  function_app="$(deployment_output functionAppName)"
+  function_url="$(deployment_output functionAppUrl)"
+  [[ -n "$function_app" && -n "$function_url" ]] ||
+    die "no deployment $deployment_name in $resource_group reports a function app (wrong -g or -e?)"
+  internal_networks_setting="$(azs functionapp config appsettings list --resource-group "$resource_group" \
+    --name "$function_app" --query "[?name=='INTERNAL_NETWORKS'].value | [0]" --output tsv | tr -d '\r')"
+  smoke_check "$function_url" "$internal_networks_setting"
+  exit 0
 fi
 
 # ---- resource group ----------------------------------------------------------------------
@@ -222,12 +412,12 @@ fi
 
 # ---- infrastructure ----------------------------------------------------------------------
 
-# One deployment name per environment: a rerun replaces the entry in the deployment history
-# rather than piling up new ones.
-deployment_name="cmg-token-auth-$environment_name"
-template="$repo_root/infra/main.bicep"
+# The .bicepparam names its template (using 'main.bicep'); az compiles both with its Bicep
+# CLI. The file reads the environment name from CMG_ENVIRONMENT_NAME; options given here are
+# inline overrides for this run.
+export CMG_ENVIRONMENT_NAME="$environment_name"
 params=(
-  --parameters "@$parameters_file"
+  --parameters "$parameters_file"
   --parameters "environmentName=$environment_name" "location=$location"
 )
 [[ -z "$key_type" ]] || params+=("keyType=$key_type")
@@ -238,19 +428,14 @@ params=(
 
 if [[ "$what_if" == true ]]; then
   info "What-if for deployment $deployment_name (nothing is changed)"
-  azs deployment group what-if --resource-group "$resource_group" --name "$deployment_name" \
-    --template-file "$template" "${params[@]}"
+  azs_within "$deploy_timeout" deployment group what-if --resource-group "$resource_group" \
+    --name "$deployment_name" "${params[@]}"
   exit 0
 fi
 
 info "Deploying infrastructure ($deployment_name); the first run takes a few minutes"
-azs deployment group create --resource-group "$resource_group" --name "$deployment_name" \
-  --template-file "$template" "${params[@]}" --output none
-
-deployment_output() {
-  azs deployment group show --resource-group "$resource_group" --name "$deployment_name" \
-    --query "properties.outputs.$1.value" --output tsv | tr -d '\r'
-}
+azs_within "$deploy_timeout" deployment group create --resource-group "$resource_group" \
+  --name "$deployment_name" "${params[@]}" --output none
 
 function_app="$(deployment_output functionAppName)"
 function_url="$(deployment_output functionAppUrl)"
@@ -282,27 +467,58 @@ apply_funcignore() {
   done <"$repo_root/.funcignore"
 }
 
+# Errors that mean "the identity's new role assignments have not reached the data plane yet":
+# the platform's HTTP 400 wrapping storage's 403, and ARM's AuthorizationFailed.
+propagation_error='AuthorizationFailed|AuthorizationPermissionMismatch|not authorized to perform this operation|does not have authorization to perform action|(^|[^0-9])403([^0-9]|$)'
+
+# One-deploy with exponential backoff (15 s doubling to 120 s) for publish_budget seconds, as
+# long as the failure is a propagation error; anything else fails at once. A first deployment
+# commonly needs several minutes before storage accepts the identity.
 publish() {
-  local attempt
-  for attempt in 1 2 3; do
-    if azs functionapp deployment source config-zip --resource-group "$resource_group" \
-      --name "$function_app" --src "$package" --output none; then
-      return 0
+  local attempt=0 delay=15 start elapsed status reason errors="$staging/publish.err"
+  start="$(now)"
+  while :; do
+    attempt=$((attempt + 1))
+    status=0
+    az_bounded "$publish_timeout" functionapp deployment source config-zip --resource-group "$resource_group" \
+      --name "$function_app" --src "$package" --output none 2>"$errors" || status=$?
+    [[ "$status" != 0 ]] || return 0
+    if [[ "$status" == 124 ]]; then
+      cat "$errors" >&2
+      die "publishing did not finish within $publish_timeout s and az was stopped. The package may be
+  deployed while the CLI waited for the app to answer; check with:
+    infra/deploy.sh --smoke -g $resource_group -e $environment_name
+  and rerun infra/deploy.sh if it is not (every step is idempotent)."
     fi
-    # Fresh role assignments can take a few minutes to reach the storage data plane.
-    [[ "$attempt" == 3 ]] || {
-      warn "publish attempt $attempt failed; retrying in 60 s (new role assignments may still be propagating)"
-      sleep 60
-    }
+    if ! grep -Eq "$propagation_error" "$errors"; then
+      cat "$errors" >&2
+      die "publishing failed (az exit $status; not a permissions-propagation error, see above)"
+    fi
+    elapsed=$(($(now) - start))
+    if ((elapsed + delay > publish_budget)); then
+      cat "$errors" >&2
+      die "gave up publishing after $elapsed s and $attempt attempts: the app's identity still cannot
+  reach storage (the error above). New role assignments usually propagate within minutes; rerun
+  infra/deploy.sh later (every step is idempotent), or check the identity's roles on the storage
+  account (docs/deployment.md, \"Publishing keeps failing\")."
+    fi
+    reason="$(grep -Eo 'Authorization[A-Za-z]+' "$errors" | head -n 1)" || true
+    warn "publish attempt $attempt: permissions still propagating (${reason:-HTTP 403}); retrying in $delay s ($elapsed of $publish_budget s used)"
+    pause "$delay"
+    delay=$((delay * 2 > 120 ? 120 : delay * 2))
   done
-  return 1
 }
 
 if [[ "$infra_only" == false ]]; then
   staging="$(mktemp -d "${TMPDIR:-/tmp}/cmg-token-auth.XXXXXX")"
   trap 'rm -rf "$staging"' EXIT
   package="$staging/package.zip"
+fi
 
+if [[ "$infra_only" == false && -n "$package_file" ]]; then
+  package="$package_file"
+  info "Using the package $package"
+elif [[ "$infra_only" == false ]]; then
   info "Building"
   (
     cd "$repo_root"
@@ -325,9 +541,15 @@ if [[ "$infra_only" == false ]]; then
     cd "$staging/app"
     zip -qr "$package" .
   )
+fi
 
+if [[ "$infra_only" == false ]]; then
   info "Publishing to $function_app"
-  publish || die "publishing failed; rerun infra/deploy.sh (every step is idempotent)"
+  publish
+
+  internal_networks_setting="$(azs functionapp config appsettings list --resource-group "$resource_group" \
+    --name "$function_app" --query "[?name=='INTERNAL_NETWORKS'].value | [0]" --output tsv | tr -d '\r')"
+  smoke_check "$function_url" "$internal_networks_setting"
 fi
 
 # ---- summary -----------------------------------------------------------------------------
@@ -353,7 +575,7 @@ registration token (3 days):
 
 SUMMARY
 if [[ -z "$admin_audience" ]]; then
-  if ! grep -q '"adminAudience"' "$parameters_file"; then
+  if ! grep -Eq '^[[:space:]]*param[[:space:]]+adminAudience[[:space:]]*=' "$parameters_file"; then
     warn "no admin audience is configured, so the admin API rejects every call. Set up the admin
   app registration (docs/deployment.md) and rerun with --admin-audience api://<app-id-uri>, or
   put adminAudience in $parameters_file."

@@ -2,10 +2,10 @@
 // user-assigned identity, Table Storage, a Key Vault signing key, and monitoring. Keyless
 // throughout: no account key, connection string with a key, or secret is created or passed.
 //
-//   az deployment group create -g <rg> -f infra/main.bicep \
-//     -p @infra/main.parameters.json -p environmentName=<env>
+//   CMG_ENVIRONMENT_NAME=<env> az deployment group create -g <rg> -p infra/main.bicepparam
 //
-// infra/deploy.sh does that and publishes the code.
+// infra/deploy.sh does that and publishes the code. test/infra.bicep.test.ts compiles and lints
+// every file with the Bicep CLI (rules in infra/bicepconfig.json) and checks the ARM JSON.
 
 targetScope = 'resourceGroup'
 
@@ -22,12 +22,11 @@ param location string = resourceGroup().location
 @description('Optional. Tags applied to every resource, in addition to env-name.')
 param tags object = {}
 
-@description('Optional. Node.js major version of the Functions worker. The code is tested on Node.js 20.')
+@description('Optional. Node.js major version of the Functions worker. 22 is what Flex Consumption supports longest (until 2027-04-30) and what .ci/run tests on; 20 reached its end of support on Flex on 2026-04-30.')
 @allowed([
-  '20'
   '22'
 ])
-param nodeVersion string = '20'
+param nodeVersion string = '22'
 
 @description('Optional. Memory of each Function App instance in MB.')
 @allowed([
@@ -114,10 +113,13 @@ param tokenIssuer string = ''
 @minLength(1)
 param tokenAudience string = 'cmg-token-auth'
 
-@description('Optional. Entra tenant of the administrators and the tid claim of bulk tokens.')
+@description('Optional. Entra tenant of the administrators (TENANT_ID): whose admin access tokens are accepted, and the tid claim of bulk tokens. The key vault always trusts the subscription\'s own tenant, which issues the managed identity\'s tokens.')
 @minLength(36)
 @maxLength(36)
-param tenantId string = subscription().tenantId
+param adminTenantId string = subscription().tenantId
+
+@description('Optional. Grant the app\'s identity the built-in Key Vault Crypto User role on the signing key instead of the custom read-and-sign role. Only for deployers who cannot create role definitions: Crypto User also allows keys/update, so the app could re-enable a key version an operator disabled after a leak, and encrypt, decrypt, wrap, unwrap and back up with the key.')
+param useKeyVaultCryptoUserRole bool = false
 
 @description('Optional. Audience of admin access tokens: the Application ID URI (v1 tokens) or client id (v2 tokens) of the admin app registration. Empty: the admin API refuses every call.')
 param adminAudience string = ''
@@ -186,7 +188,7 @@ var appSettings = {
   SIGNING_ALG: signingAlg
   TOKEN_ISSUER: effectiveTokenIssuer
   TOKEN_AUDIENCE: tokenAudience
-  TENANT_ID: tenantId
+  TENANT_ID: adminTenantId
   ADMIN_AUDIENCE: adminAudience
   ADMIN_APP_ROLE: adminAppRole
   // ADMIN_KEY is a local-only credential; in Azure only Entra tokens are admin credentials.
@@ -198,6 +200,13 @@ var appSettings = {
   BULK_TOKEN_RETENTION_DAYS: string(bulkTokenRetentionDays)
   DEVICE_RETENTION_DAYS: string(deviceRetentionDays)
   PENDING_APPROVAL_DAYS: string(pendingApprovalDays)
+
+  // Host settings (read by the Functions host, not by shared/config.ts).
+  // The host buffers a request body up to this many bytes before the worker sees it (its default
+  // is 100 MB); the service refuses bodies over 16 KiB (maxBodyBytes in shared/http/body.ts), so
+  // a little above that keeps the service's own 413 problem for slightly-too-large bodies while
+  // the host rejects anything bigger before buffering it.
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '20480'
 }
 
 // Resources
@@ -228,7 +237,6 @@ module keyVault 'app/keyvault.bicep' = {
     name: 'kv-${resourceToken}'
     location: location
     tags: allTags
-    tenantId: tenantId
     enablePurgeProtection: enablePurgeProtection
     softDeleteRetentionInDays: softDeleteRetentionInDays
     keyName: keyName
@@ -258,6 +266,7 @@ module rbac 'app/rbac.bicep' = {
     keyVaultName: keyVault.outputs.name
     keyName: keyVault.outputs.keyName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+    useKeyVaultCryptoUserRole: useKeyVaultCryptoUserRole
   }
 }
 

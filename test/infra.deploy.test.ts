@@ -1,12 +1,20 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
+import { startLocalHost, type LocalHost } from './support/localHost.js';
 
 /**
  * Requirement: infra/deploy.sh deploys with the az CLI, says what to do when az is missing or
- * signed out, and passes the operator's choices to the template. A stub `az` on PATH records
- * the calls, so no Azure account is needed.
+ * signed out, and passes the operator's choices to the template (issue "Infrastructure as code
+ * and deployment with the az CLI"); it survives a first deployment: publish retried with
+ * exponential backoff for about 10 minutes on permission-propagation errors, every az call
+ * bounded by a timeout, a smoke check at the end and with --smoke (issue 13). A stub `az` on
+ * PATH records the calls, so no Azure account is needed; a fake clock and sleep (the script's
+ * CMG_DEPLOY_CLOCK and CMG_DEPLOY_SLEEP) run ten minutes of retries in a second; the smoke
+ * check talks to the real local host or to a loopback stand-in.
  */
 
 const repoRoot = resolve(__dirname, '..');
@@ -28,6 +36,24 @@ const bash = which('bash') ?? '/bin/bash';
 function run(args: string[], env: Record<string, string | undefined>): Run {
   const result = spawnSync(bash, [script, ...args], { cwd: repoRoot, env: env as NodeJS.ProcessEnv, encoding: 'utf8', timeout: 10_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Like run(), without blocking the event loop: the smoke check calls servers in this process. */
+function runAsync(args: string[], env: Record<string, string | undefined>, timeoutMs = 30_000): Promise<Run & { ms: number }> {
+  return new Promise((done, fail) => {
+    const started = Date.now();
+    const child = spawn(bash, [script, ...args], { cwd: repoRoot, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', fail);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      done({ status, stdout, stderr, ms: Date.now() - started });
+    });
+  });
 }
 
 let workDir: string;
@@ -88,17 +114,32 @@ describe('infra/deploy.sh', () => {
       const stub = [
         '#!/usr/bin/env bash',
         'printf "%s\\n" "$*" >>"$AZ_LOG"',
+        // AZ_HANG: a call containing this text never answers (timeout must cut it).
+        'if [[ -n "${AZ_HANG:-}" && "$*" == *"$AZ_HANG"* ]]; then exec sleep 600; fi',
+        'advance() { [[ -z "${FAKE_CLOCK_FILE:-}" ]] || echo $(( $(cat "$FAKE_CLOCK_FILE") + $1 )) >"$FAKE_CLOCK_FILE"; }',
         'case "$1 $2" in',
         '  "account show") [[ "${AZ_SIGNED_IN:-true}" == true ]] || { echo "Please run az login" >&2; exit 1; }; echo "Test subscription" ;;',
         '  "group exists") echo "${AZ_GROUP_EXISTS:-false}" ;;',
         '  "group show") echo westeurope ;;',
         '  "deployment group")',
+        '    case "$3" in create | what-if) printf "CMG_ENVIRONMENT_NAME=%s\\n" "${CMG_ENVIRONMENT_NAME:-}" >>"$AZ_LOG" ;; esac',
         '    case "$*" in',
         '      *functionAppName*) echo func-abc ;;',
-        '      *functionAppUrl*) echo https://func-abc.azurewebsites.net ;;',
+        '      *functionAppUrl*) echo "${AZ_FUNCTION_URL:-https://func-abc.azurewebsites.net}" ;;',
         '      *signingKeyId*) echo https://kv-abc.vault.azure.net/keys/token-signing ;;',
         '      *keyVaultName*) echo kv-abc ;;',
         '    esac ;;',
+        // One-deploy: each attempt takes AZ_PUBLISH_SECONDS of fake time; the first
+        // AZ_PUBLISH_FAILURES attempts, and every attempt before fake time AZ_PUBLISH_FAIL_UNTIL,
+        // fail with AZ_PUBLISH_ERROR.
+        '  "functionapp deployment")',
+        '    advance "${AZ_PUBLISH_SECONDS:-20}"',
+        '    n=$(( $(cat "$AZ_PUBLISH_COUNT" 2>/dev/null || echo 0) + 1 )); echo "$n" >"$AZ_PUBLISH_COUNT"',
+        '    fail=false',
+        '    [[ "$n" -gt "${AZ_PUBLISH_FAILURES:-0}" ]] || fail=true',
+        '    if [[ -n "${AZ_PUBLISH_FAIL_UNTIL:-}" && "$(cat "$FAKE_CLOCK_FILE")" -lt "$AZ_PUBLISH_FAIL_UNTIL" ]]; then fail=true; fi',
+        '    if [[ "$fail" == true ]]; then echo "$AZ_PUBLISH_ERROR" >&2; exit 1; fi ;;',
+        '  "functionapp config") echo "${AZ_INTERNAL_NETWORKS:-}" ;;',
         'esac',
       ].join('\n');
       writeFileSync(join(bin, 'az'), `${stub}\n`);
@@ -130,8 +171,9 @@ describe('infra/deploy.sh', () => {
       expect(result.status).toBe(0);
       const whatIf = calls().find((call) => call.startsWith('deployment group what-if'));
       expect(whatIf).toBeDefined();
-      expect(whatIf).toContain(`--template-file ${join(repoRoot, 'infra', 'main.bicep')}`);
-      expect(whatIf).toContain(`--parameters @${join(repoRoot, 'infra', 'main.parameters.json')}`);
+      // The .bicepparam names its template; az compiles both.
+      expect(whatIf).not.toContain('--template-file');
+      expect(whatIf).toContain(`--parameters ${join(repoRoot, 'infra', 'main.bicepparam')} --parameters environmentName=prod`);
       for (const parameter of [
         'environmentName=prod', 'location=westeurope', 'keyType=EC', 'approvalMode=auto',
         'internalNetworks=203.0.113.0/24,2001:db8::/32', 'adminAudience=api://cmg-admin',
@@ -170,6 +212,219 @@ describe('infra/deploy.sh', () => {
       expect(result.status).toBe(0);
       expect(calls().some((call) => call.startsWith('group create'))).toBe(false);
       expect(calls().find((call) => call.startsWith('deployment group create'))).toContain('location=westeurope');
+    });
+
+    it('exports the environment name for main.bicepparam to read', () => {
+      const result = run(['-g', 'rg-test', '-e', 'staging', '--infra-only', '--admin-audience', 'api://cmg-admin'], env({ AZ_GROUP_EXISTS: 'true' }));
+      expect(result.status).toBe(0);
+      expect(calls()).toContain('CMG_ENVIRONMENT_NAME=staging');
+    });
+
+    it('refuses a parameters file that is not a .bicepparam', () => {
+      const json = join(workDir, 'old.parameters.json');
+      writeFileSync(json, '{}');
+      const result = run(['-g', 'rg-test', '-p', json], env());
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toMatch(/must be a \.bicepparam file/);
+    });
+
+    describe('publishing and the smoke check', () => {
+      // The platform's answer while the identity's storage role is still propagating: an HTTP
+      // 400 from the deployment endpoint wrapping storage's 403.
+      const propagationError =
+        'ERROR: An error occurred during deployment. Status Code: 400, Details: {"Message":"Failed to upload the package: ' +
+        'Status: 403 (This request is not authorized to perform this operation using this permission.) ErrorCode: AuthorizationPermissionMismatch"}';
+      const fakeStart = 1_800_000_000;
+      let clockFile: string;
+      let sleepLog: string;
+      let countFile: string;
+      let packageZip: string;
+      let standIn: { server: Server; url: string; healthStatus: number };
+
+      beforeAll(async () => {
+        const bin = mkdtempSync(join(workDir, 'clock-'));
+        clockFile = join(bin, 'now');
+        sleepLog = join(bin, 'sleeps');
+        countFile = join(bin, 'publish-count');
+        writeFileSync(join(bin, 'clock'), '#!/usr/bin/env bash\ncat "$FAKE_CLOCK_FILE"\n');
+        writeFileSync(
+          join(bin, 'sleep'),
+          '#!/usr/bin/env bash\necho "$1" >>"$FAKE_SLEEP_LOG"\necho $(( $(cat "$FAKE_CLOCK_FILE") + $1 )) >"$FAKE_CLOCK_FILE"\n',
+        );
+        chmodSync(join(bin, 'clock'), 0o755);
+        chmodSync(join(bin, 'sleep'), 0o755);
+        packageZip = join(bin, 'package.zip');
+        writeFileSync(packageZip, 'not really a zip: the stub az never opens it');
+
+        // A loopback stand-in of a deployed app, answering like the service does.
+        standIn = { server: createServer(), url: '', healthStatus: 200 };
+        standIn.server.on('request', (request, response) => {
+          const send = (status: number, type: string, body: unknown) => {
+            response.writeHead(status, { 'content-type': type });
+            response.end(JSON.stringify(body));
+          };
+          if (request.url === '/api/health') {
+            if (standIn.healthStatus === 200) send(200, 'application/json', { status: 'ok' });
+            else send(standIn.healthStatus, 'application/problem+json', { type: 'about:blank', code: 'unavailable', status: standIn.healthStatus });
+          } else if (request.url === '/api/.well-known/jwks.json') {
+            send(200, 'application/json', { keys: [{ kty: 'RSA', kid: 'k1', n: 'AQAB', e: 'AQAB' }] });
+          } else if (request.url === '/api/register/internal' && request.method === 'POST') {
+            send(403, 'application/problem+json', {
+              code: 'network_forbidden',
+              status: 403,
+              detail: 'internal registration is only open to INTERNAL_NETWORKS; the caller 198.51.100.23 is outside them — register with a bulk token instead',
+            });
+          } else {
+            response.writeHead(404).end();
+          }
+        });
+        await new Promise<void>((done) => standIn.server.listen(0, '127.0.0.1', done));
+        standIn.url = `http://127.0.0.1:${(standIn.server.address() as AddressInfo).port}`;
+      });
+
+      afterAll(async () => {
+        await new Promise((done) => standIn.server.close(done));
+      });
+
+      beforeEach(() => {
+        writeFileSync(clockFile, `${fakeStart}\n`);
+        writeFileSync(sleepLog, '');
+        rmSync(countFile, { force: true });
+        standIn.healthStatus = 200;
+      });
+
+      const fakeTime = (extra: Record<string, string> = {}) =>
+        env({
+          AZ_GROUP_EXISTS: 'true',
+          AZ_FUNCTION_URL: standIn.url,
+          AZ_INTERNAL_NETWORKS: '203.0.113.0/24',
+          AZ_PUBLISH_ERROR: propagationError,
+          AZ_PUBLISH_COUNT: countFile,
+          FAKE_CLOCK_FILE: clockFile,
+          FAKE_SLEEP_LOG: sleepLog,
+          CMG_DEPLOY_CLOCK: join(clockFile, '..', 'clock'),
+          CMG_DEPLOY_SLEEP: join(clockFile, '..', 'sleep'),
+          ...extra,
+        });
+      const sleeps = (): number[] => readFileSync(sleepLog, 'utf8').split('\n').filter((line) => line !== '').map(Number);
+      const publishCalls = (): string[] => calls().filter((call) => call.startsWith('functionapp deployment source config-zip'));
+      const deployArgs = ['-g', 'rg-test', '--admin-audience', 'api://cmg-admin', '--package'];
+
+      it('a publish failing 4 times with the propagation error, then succeeding, deploys (backoff 15, 30, 60, 120 s)', async () => {
+        const result = await runAsync([...deployArgs, packageZip], fakeTime({ AZ_PUBLISH_FAILURES: '4' }));
+        expect(result.stderr).not.toMatch(/error:/);
+        expect(result.status).toBe(0);
+        expect(publishCalls()).toHaveLength(5);
+        expect(publishCalls()[0]).toContain(`--src ${packageZip}`);
+        expect(sleeps()).toEqual([15, 30, 60, 120]);
+        expect(result.stderr.match(/permissions still propagating \(AuthorizationPermissionMismatch\)/g)).toHaveLength(4);
+        expect(result.stdout).toContain('Deployed cmg-token-auth');
+      });
+
+      it('a publish failing for 11 minutes of fake time gives up after about 10 with a clear message and exit 1', async () => {
+        const result = await runAsync([...deployArgs, packageZip], fakeTime({ AZ_PUBLISH_FAIL_UNTIL: String(fakeStart + 11 * 60) }));
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/deploy\.sh: error: gave up publishing after \d+ s and \d+ attempts: the app's identity still cannot\s+reach storage/);
+        expect(result.stderr).toContain('AuthorizationPermissionMismatch');
+        const waited = sleeps().reduce((sum, seconds) => sum + seconds, 0);
+        // Exponential, capped at two minutes, within the ten-minute budget.
+        expect(sleeps().slice(0, 5)).toEqual([15, 30, 60, 120, 120]);
+        expect(waited).toBeLessThanOrEqual(600);
+        expect(waited).toBeGreaterThanOrEqual(400);
+        expect(Number(readFileSync(clockFile, 'utf8'))).toBeLessThan(fakeStart + 11 * 60);
+        // It stopped: no smoke check, no summary.
+        expect(result.stdout).not.toContain('Smoke check');
+        expect(result.stdout).not.toContain('Deployed cmg-token-auth');
+        expect(result.ms).toBeLessThan(20_000);
+      });
+
+      it('any other publish error fails at once, showing az\'s message', async () => {
+        const result = await runAsync(
+          [...deployArgs, packageZip],
+          fakeTime({ AZ_PUBLISH_FAILURES: '1', AZ_PUBLISH_ERROR: 'ERROR: Status Code: 400, Details: the package is not a valid zip file' }),
+        );
+        expect(result.status).toBe(1);
+        expect(publishCalls()).toHaveLength(1);
+        expect(sleeps()).toEqual([]);
+        expect(result.stderr).toContain('the package is not a valid zip file');
+        expect(result.stderr).toMatch(/publishing failed \(az exit 1; not a permissions-propagation error/);
+      });
+
+      it('a hanging az is cut by the timeout, with a message and exit 1', async () => {
+        const result = await runAsync(['-g', 'rg-test', '--infra-only'], fakeTime({ AZ_HANG: 'account show', CMG_DEPLOY_AZ_TIMEOUT: '1' }));
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/az account show did not answer within 1 s and was stopped/);
+        expect(result.stderr).not.toMatch(/not signed in/);
+        expect(result.ms).toBeLessThan(10_000);
+      });
+
+      it('a publish that hangs (the post-deployment check waiting forever) is cut by the timeout and not retried', async () => {
+        const result = await runAsync([...deployArgs, packageZip], fakeTime({ AZ_HANG: 'config-zip', CMG_DEPLOY_AZ_TIMEOUT: '1' }));
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/publishing did not finish within 1 s and az was stopped/);
+        expect(result.stderr).toContain('infra/deploy.sh --smoke -g rg-test -e rg-test');
+        expect(publishCalls()).toHaveLength(1);
+        expect(result.ms).toBeLessThan(10_000);
+      });
+
+      it('ends with a smoke check: health, JWKS, and the address the service saw next to INTERNAL_NETWORKS', async () => {
+        const result = await runAsync([...deployArgs, packageZip], fakeTime());
+        expect(result.status).toBe(0);
+        expect(result.stdout).toMatch(/Smoke check of http:\/\/127\.0\.0\.1:\d+/);
+        expect(result.stdout).toMatch(/health\s+ok \(\{"status":"ok"\}\)/);
+        expect(result.stdout).toMatch(/JWKS\s+1 signing key\(s\)/);
+        expect(result.stdout).toMatch(/INTERNAL_NETWORKS\s+203\.0\.113\.0\/24/);
+        expect(result.stdout).toMatch(/this machine, as seen\s+198\.51\.100\.23 \(outside INTERNAL_NETWORKS/);
+        expect(result.stderr).toMatch(/if 198\.51\.100\.23 is one of your internal egress addresses/);
+        expect(calls()).toContain("functionapp config appsettings list --resource-group rg-test --name func-abc --query [?name=='INTERNAL_NETWORKS'].value | [0] --output tsv");
+      });
+
+      it('--smoke waits for health with backoff and gives up with exit 1 when it never answers 200', async () => {
+        standIn.healthStatus = 503;
+        const result = await runAsync(['-g', 'rg-test', '--smoke'], fakeTime());
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/health did not answer 200 within 300 s \(last: 503/);
+        expect(result.stderr).toContain('rerun infra/deploy.sh --smoke -g rg-test -e rg-test');
+        expect(sleeps()[0]).toBe(10);
+        expect(sleeps().reduce((sum, seconds) => sum + seconds, 0)).toBeLessThanOrEqual(300);
+        expect(calls().some((call) => /^(group create|deployment group create|functionapp deployment)/.test(call))).toBe(false);
+      });
+
+      describe('--smoke against the real local host', () => {
+        let host: LocalHost;
+
+        afterEach(async () => {
+          await host?.stop();
+        });
+
+        const smoke = async (internalNetworks: string) => {
+          host = await startLocalHost({ STORAGE_CONNECTION: process.env.TEST_STORAGE_CONNECTION ?? '', INTERNAL_NETWORKS: internalNetworks });
+          return runAsync(['-g', 'rg-test', '-e', 'prod', '--smoke'], fakeTime({ AZ_FUNCTION_URL: host.url, AZ_INTERNAL_NETWORKS: internalNetworks }));
+        };
+
+        it('names the address the service saw for this machine when it is outside INTERNAL_NETWORKS', async () => {
+          const result = await smoke('10.0.0.0/8');
+          expect(result.stderr).not.toMatch(/error:/);
+          expect(result.status).toBe(0);
+          expect(result.stdout).toMatch(/health\s+ok/);
+          expect(result.stdout).toMatch(/JWKS\s+[1-9]\d* signing key\(s\)/);
+          expect(result.stdout).toMatch(/INTERNAL_NETWORKS\s+10\.0\.0\.0\/8\n/);
+          expect(result.stdout).toMatch(/this machine, as seen\s+127\.0\.0\.1 \(outside INTERNAL_NETWORKS: internal registration refused from here\)/);
+          // Only the smoke check's calls: nothing deployed, nothing published.
+          expect(calls().filter((call) => !call.startsWith('CMG_')).map((call) => call.split(' ').slice(0, 3).join(' '))).toEqual([
+            'account show --query',
+            'deployment group show',
+            'deployment group show',
+            'functionapp config appsettings',
+          ]);
+        }, 60_000);
+
+        it('says internal registration is open from this machine when its address is inside INTERNAL_NETWORKS', async () => {
+          const result = await smoke('127.0.0.0/8');
+          expect(result.status).toBe(0);
+          expect(result.stdout).toMatch(/this machine, as seen\s+inside INTERNAL_NETWORKS: internal registration open from here/);
+        }, 60_000);
+      });
     });
   });
 });

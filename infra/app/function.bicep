@@ -28,12 +28,11 @@ param blobEndpoint string
 @description('Required. Name of the container the platform deploys packages from.')
 param deploymentContainerName string
 
-@description('Optional. Node.js major version of the worker.')
+@description('Optional. Node.js major version of the worker (Flex Consumption supports 22 until 2027-04-30).')
 @allowed([
-  '20'
   '22'
 ])
-param nodeVersion string = '20'
+param nodeVersion string = '22'
 
 @description('Optional. Memory of each instance in MB.')
 @allowed([

@@ -1,5 +1,6 @@
-// The signing key. It never leaves Key Vault: the service asks the vault to sign (Key Vault
-// Crypto User on this one key) and publishes the public parts of every live version as JWKS.
+// The signing key. It never leaves Key Vault: the service asks the vault to sign (a read-and-sign
+// role on this one key, app/rbac.bicep) and publishes the public parts of every live version as
+// JWKS.
 
 // Parameters
 
@@ -13,9 +14,6 @@ param location string = resourceGroup().location
 
 @description('Optional. Tags applied to the key vault.')
 param tags object = {}
-
-@description('Optional. Entra tenant that the vault trusts.')
-param tenantId string = subscription().tenantId
 
 @description('Optional. Purge protection: a deleted vault or key cannot be purged before the retention period ends. Irreversible once on.')
 param enablePurgeProtection bool = true
@@ -61,7 +59,10 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   location: location
   tags: tags
   properties: {
-    tenantId: tenantId
+    // The tenant that issues the managed identity's tokens: the subscription's. Not a parameter,
+    // so an admin tenant (TENANT_ID) elsewhere can never be wired in here by mistake; a vault
+    // trusting another tenant refuses every token of the app's identity.
+    tenantId: subscription().tenantId
     sku: {
       family: 'A'
       name: 'standard'

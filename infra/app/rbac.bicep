@@ -20,10 +20,21 @@ param keyName string
 @description('Required. Name of the Application Insights component.')
 param applicationInsightsName string
 
+@description('Optional. Grant the built-in Key Vault Crypto User role on the key instead of the custom read-and-sign role (see main.bicep: Crypto User also allows keys/update, encrypt, decrypt, wrap, unwrap, backup).')
+param useKeyVaultCryptoUserRole bool = false
+
 // Variables
 
-// Key Vault Crypto User: get the key, list its versions, sign. Not Crypto Officer, which could
-// also delete, rotate or purge the key.
+// What the service does with the signing key: read it and its versions (keys/read covers get
+// and list) and sign. Both are data actions of Key Vault's data plane, not ARM actions.
+var keySignerDataActions = [
+  'Microsoft.KeyVault/vaults/keys/read'
+  'Microsoft.KeyVault/vaults/keys/sign/action'
+]
+
+// Key Vault Crypto User: the fallback when the deployer cannot create role definitions. Besides
+// read and sign it grants keys/update (an operator's disabled version could be re-enabled),
+// encrypt, decrypt, wrap, unwrap, verify and backup. Never Crypto Officer (delete, rotate, purge).
 var keyVaultCryptoUserRoleId = '12338af0-0e69-4776-bea7-57ae8d297424'
 
 // Storage Table Data Contributor: the service's tables (create on first use, read, write, delete).
@@ -58,9 +69,44 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
-// Scoped to the key, not the vault: the identity can use this key and no other secret, key or
-// certificate that may later be put in the same vault.
-resource keyCryptoUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+// A custom role with exactly the two data actions, assignable only in this resource group.
+// Creating it needs Microsoft.Authorization/roleDefinitions/write on the resource group (Owner or
+// User Access Administrator; Role Based Access Control Administrator is not enough).
+resource keySignerRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!useKeyVaultCryptoUserRole) {
+  name: guid(resourceGroup().id, 'cmg-token-auth-key-signer')
+  properties: {
+    roleName: 'cmg-token-auth key signer (${resourceGroup().name}, ${uniqueString(resourceGroup().id)})'
+    description: 'Read a Key Vault key and its versions and sign with it; nothing else (no update, encrypt, decrypt, wrap, backup or management). Created by cmg-token-auth infra/app/rbac.bicep.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: []
+        notActions: []
+        dataActions: keySignerDataActions
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      resourceGroup().id
+    ]
+  }
+}
+
+// Both key roles are scoped to the key, not the vault: the identity can use this key and no
+// other secret, key or certificate that may later be put in the same vault.
+resource keySigner 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!useKeyVaultCryptoUserRole) {
+  name: guid(vault::signingKey.id, principalId, keySignerRole.name)
+  scope: vault::signingKey
+  properties: {
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    // The definition's subscription-level id, the form role assignments take; keySignerRole.id
+    // would be the resource-group-level path of this deployment's scope.
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keySignerRole.name)
+  }
+}
+
+resource keyCryptoUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (useKeyVaultCryptoUserRole) {
   name: guid(vault::signingKey.id, principalId, keyVaultCryptoUserRoleId)
   scope: vault::signingKey
   properties: {
@@ -104,7 +150,7 @@ resource monitoringMetricsPublisher 'Microsoft.Authorization/roleAssignments@202
 
 @description('Resource ids of the role assignments, for auditing.')
 output roleAssignmentIds array = [
-  keyCryptoUser.id
+  useKeyVaultCryptoUserRole ? keyCryptoUser.id : keySigner.id
   storageTableDataContributor.id
   storageBlobDataOwner.id
   monitoringMetricsPublisher.id

@@ -10,7 +10,7 @@ import { createServices, useServices } from '../shared/services.js';
 import { startAzurite, type RunningAzurite } from './azurite.js';
 import { provideFunctionsCore } from './coreShim.js';
 import { registeredFunctions } from './functionsCore.js';
-import { createRequestListener } from './server.js';
+import { adminRunCredential, createRequestListener } from './server.js';
 
 /**
  * `npm start`: the local stand-in for `func start`. Serves the very function registrations
@@ -78,12 +78,13 @@ async function main(): Promise<void> {
 
   // Loopback alone: anything that can reach the host is on this machine, as with Core Tools,
   // and running the purge needs no credential. Bound elsewhere, it takes the admin key.
-  const loopbackOnly = env.HOST === undefined || isLoopback(env.HOST);
+  const adminKey = adminRunCredential(env.HOST, env.ADMIN_KEY);
+  const loopbackOnly = adminKey === undefined;
   const listener = createRequestListener(registeredFunctions(), {
     log: (line) => console.log(line),
     logLevel: (env.LOG_LEVEL as LogLevel | undefined) ?? 'information',
     settings: env,
-    ...(loopbackOnly ? {} : { adminKey: env.ADMIN_KEY }),
+    ...(adminKey === undefined ? {} : { adminKey }),
   });
   const servers = await listen(listener, env.HOST, port);
   const address = servers[0]?.address();
@@ -116,10 +117,6 @@ async function main(): Promise<void> {
 
 /** What README's configuration table gives as PURGE_SCHEDULE's default: hourly, at minute 17. */
 const defaultPurgeSchedule = '0 17 * * * *';
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
 
 /** Loopback only by default (IPv4 and IPv6): the admin key is printed, so the host is not exposed. */
 async function listen(

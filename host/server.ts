@@ -32,6 +32,19 @@ export interface HostOptions {
   now?: () => Date;
 }
 
+/**
+ * The credential `POST /admin/functions/<name>` takes, from the HOST setting: none when the
+ * host listens on loopback alone (only this machine reaches it, as with Core Tools), the admin
+ * key otherwise. A tunnel or reverse proxy on this machine defeats the first case: see README.
+ */
+export function adminRunCredential(hostSetting: string | undefined, adminKey: string | undefined): string | undefined {
+  return hostSetting === undefined || isLoopback(hostSetting) ? undefined : (adminKey ?? '');
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 const levelOrder: Record<LogLevel, number> = { trace: 0, debug: 1, information: 2, warning: 3, error: 4, critical: 5, none: 6 };
 
 type TimerState = { schedule: Schedule; expression: string; last: Date } | { error: string };
@@ -130,7 +143,7 @@ export function createRequestListener(registrations: readonly FunctionRegistrati
       if (credential === undefined) {
         return send(res, problemResponse(new ServiceError('missing_credential', 'POST /admin/functions/<name> takes the admin credential when the local host listens beyond loopback')));
       }
-      if (!constantTimeEqual(credential, options.adminKey)) {
+      if (options.adminKey === '' || !constantTimeEqual(credential, options.adminKey)) {
         return send(res, problemResponse(new ServiceError('invalid_token', 'the admin credential is not valid')));
       }
     }

@@ -1,5 +1,7 @@
 import { app, HttpRequest, type InvocationContext, type Timer } from '@azure/functions';
 import { getProgrammingModel } from '../host/functionsCore.js';
+import { formatPeer } from '../host/hostRequest.js';
+import { callerAddress } from '../shared/network/clientAddress.js';
 import { createDeviceIdentity, signProof } from '../cli/device/identity.js';
 import { resetServices } from '../shared/services.js';
 import { rawRequest, startInProcessHost, type InProcessHost } from './support/inProcessHost.js';
@@ -192,6 +194,18 @@ describe('request conversion (issue 12 items 2, 3, 9)', () => {
     const proof = await signProof(device, { method: 'POST', url: `${host.url}/api/register/internal` });
     const registered = await fetch(`${host.url}/api/register/internal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ proof }) });
     expect(registered.status).toBe(201);
+  });
+});
+
+describe('caller address entries as the front end writes them (issue 12 item 8)', () => {
+  it.each([
+    ['203.0.113.7', 51_000, '203.0.113.7:51000', '203.0.113.7'],
+    ['2001:db8::7', 51_000, '[2001:db8::7]:51000', '2001:db8::7'],
+    ['::ffff:10.1.2.3', 443, '[::ffff:10.1.2.3]:443', '10.1.2.3'],
+  ])('%s port %i is written %s and read back as %s', (address, port, written, read) => {
+    expect(formatPeer(address, port)).toBe(written);
+    const request = new HttpRequest({ method: 'POST', url: 'http://localhost/api/register/internal', headers: { 'x-forwarded-for': `10.0.0.1, ${written}` } });
+    expect(callerAddress(request)).toBe(read);
   });
 });
 

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registeredFunctions, triggerOf } from '../host/functionsCore.js';
 import { hostOrder } from '../host/routes.js';
@@ -63,6 +63,13 @@ describe('GET /api/openapi.json', () => {
           });
         }
       }
+    }
+  });
+
+  it('docs/errors.md documents every error code with its status', () => {
+    const doc = readFileSync(join(__dirname, '..', 'docs', 'errors.md'), 'utf8');
+    for (const [code, meta] of Object.entries(errorCodes)) {
+      expect({ code, documented: doc.includes(`| \`${code}\` | ${meta.status} |`) }).toEqual({ code, documented: true });
     }
   });
 

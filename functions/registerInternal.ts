@@ -9,6 +9,15 @@ import { proofRequest } from '../shared/proof/proofRequest.js';
 /** Registration from the organisation's network, under the approval policy. */
 export async function registerInternal(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return handle(request, context, async ({ internalNetworks, proofs, registration }) => {
+    if (underCoreTools()) {
+      // Under `func start` no front end appends the caller's address to X-Forwarded-For, so
+      // the header holds only what the caller wrote: trusting it would let anyone who reaches
+      // that host claim to be internal. Refused outright (docs/decisions/0005-caller-address.md).
+      throw new ServiceError(
+        'network_forbidden',
+        'internal registration is not available under Azure Functions Core Tools (func start), where nothing records the caller\'s address — use npm start, or register with a bulk token',
+      );
+    }
     const address = callerAddress(request);
     if (address === undefined || !internalNetworks.contains(address)) {
       throw new ServiceError(
@@ -26,6 +35,15 @@ export async function registerInternal(request: HttpRequest, context: Invocation
     context.info(`device ${result.answer.deviceId} registered from ${address}`);
     return json(201, result.answer);
   });
+}
+
+/**
+ * Core Tools (`func start`) sets FUNCTIONS_CORETOOLS_ENVIRONMENT=true for the host and the
+ * worker it starts (azure-functions-core-tools, src/Cli/func/Program.cs); neither Azure nor
+ * the local host sets it. Read per request, as every setting is read after loading.
+ */
+function underCoreTools(): boolean {
+  return process.env.FUNCTIONS_CORETOOLS_ENVIRONMENT?.toLowerCase() === 'true';
 }
 
 app.http('registerInternal', {

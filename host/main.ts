@@ -4,13 +4,13 @@ import { createServer, type Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LogLevel } from '@azure/functions';
-import { ConfigError, loadConfig } from '../shared/config.js';
+import { ConfigError, loadConfig, type Config } from '../shared/config.js';
 import { createPrivateFileOnce } from '../shared/fs/privateFile.js';
 import { createServices, useServices } from '../shared/services.js';
 import { startAzurite, type RunningAzurite } from './azurite.js';
 import { provideFunctionsCore } from './coreShim.js';
 import { registeredFunctions } from './functionsCore.js';
-import { createRequestListener } from './server.js';
+import { adminRunCredential, createRequestListener } from './server.js';
 
 /**
  * `npm start`: the local stand-in for `func start`. Serves the very function registrations
@@ -38,8 +38,31 @@ async function main(): Promise<void> {
     env.STORAGE_CONNECTION = azurite.connectionString;
   }
 
-  const config = loadConfig({ ...env, LOCAL_DATA_DIR: dataDir });
-  useServices(await createServices(config));
+  // The Functions host resolves the timer's %PURGE_SCHEDULE% from the app settings alone; as
+  // Core Tools reads local.settings.json, the local host supplies the documented default in
+  // its own settings when it is unset, and says so in its banner.
+  let scheduleSource = 'PURGE_SCHEDULE';
+  if (!env.PURGE_SCHEDULE) {
+    env.PURGE_SCHEDULE = defaultPurgeSchedule;
+    scheduleSource = 'local host default; in Azure the app setting must exist';
+  }
+  env.LOCAL_DATA_DIR = dataDir;
+
+  // Configuration is read as in Azure: by the functions, at first use. A bad setting does not
+  // stop the host — it serves, and every route answers 503 misconfigured, as in Azure — but
+  // it is said loudly, once, here.
+  let config: Config | undefined;
+  let badSettings: readonly string[] = [];
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    badSettings = error.settings;
+    console.error(
+      `WARNING: invalid settings ${badSettings.join(', ')}: every route answers 503 misconfigured until they are corrected (GET /api/health names what is wrong)`,
+    );
+  }
+  if (config) useServices(await createServices(config));
 
   provideFunctionsCore();
   const functionsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'functions');
@@ -53,9 +76,15 @@ async function main(): Promise<void> {
     }
   }
 
+  // Loopback alone: anything that can reach the host is on this machine, as with Core Tools,
+  // and running the purge needs no credential. Bound elsewhere, it takes the admin key.
+  const adminKey = adminRunCredential(env.HOST, env.ADMIN_KEY);
+  const loopbackOnly = adminKey === undefined;
   const listener = createRequestListener(registeredFunctions(), {
     log: (line) => console.log(line),
     logLevel: (env.LOG_LEVEL as LogLevel | undefined) ?? 'information',
+    settings: env,
+    ...(adminKey === undefined ? {} : { adminKey }),
   });
   const servers = await listen(listener, env.HOST, port);
   const address = servers[0]?.address();
@@ -64,10 +93,11 @@ async function main(): Promise<void> {
   console.log(
     [
       `cmg-token-auth local host listening on http://localhost:${boundPort}/api (${registeredFunctions().length} functions)`,
-      `  admin key:   ${env.ADMIN_KEY}  (from ${adminKeySource})`,
+      `  admin key:   ${badSettings.includes('ADMIN_KEY') ? '(invalid)' : env.ADMIN_KEY}  (from ${adminKeySource})`,
       `  data:        ${dataDir}`,
       `  storage:     ${azurite ? `embedded Azurite on port ${azurite.port}, data in ${join(dataDir, 'azurite')}` : 'STORAGE_CONNECTION'}`,
-      `  signing:     ${config.keyVault ? `Key Vault key ${config.keyVault.keyName}` : `local ${config.signingAlg ?? 'RS256'} key in ${dataDir}`}`,
+      `  signing:     ${!config ? '(settings invalid)' : config.keyVault ? `Key Vault key ${config.keyVault.keyName}` : `local ${config.signingAlg ?? 'RS256'} key in ${dataDir}`}`,
+      `  purge:       ${env.PURGE_SCHEDULE} (${scheduleSource}); POST /admin/functions/purgeExpired runs it now${loopbackOnly ? '' : ' (with the admin key)'}`,
       `  ready in ${(performance.now() - started).toFixed(0)} ms; Ctrl-C stops`,
     ].join('\n'),
   );
@@ -84,6 +114,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
+
+/** What README's configuration table gives as PURGE_SCHEDULE's default: hourly, at minute 17. */
+const defaultPurgeSchedule = '0 17 * * * *';
 
 /** Loopback only by default (IPv4 and IPv6): the admin key is printed, so the host is not exposed. */
 async function listen(

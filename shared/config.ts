@@ -143,9 +143,13 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
+  /** The names of the bad settings, each once, in the order found; never their values. */
+  readonly settings: readonly string[];
+
   constructor(readonly problems: readonly string[]) {
     super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
     this.name = 'ConfigError';
+    this.settings = [...new Set(problems.map((problem) => problem.split(':')[0] ?? problem))];
   }
 }
 

@@ -22,9 +22,11 @@ export const errorCodes = {
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'The request conflicts with the current state' },
+  length_required: { status: 411, title: 'The request body must be sent with Content-Length' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'The request body must be JSON' },
   unavailable: { status: 503, title: 'A backing service is unavailable' },
+  misconfigured: { status: 503, title: 'The service is misconfigured' },
   internal: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string; challenge?: string }>;
 

@@ -4,7 +4,8 @@ import { EntraAdminAuthorizer } from './admin/entraAdminAuthorizer.js';
 import { BulkTokenService } from './bulkTokens/bulkTokenService.js';
 import { TableBulkTokenStore } from './bulkTokens/tableBulkTokenStore.js';
 import { systemClock, type Clock } from './clock.js';
-import { loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { ServiceError } from './errors.js';
 import { LocalKeySigner } from './signing/localKeySigner.js';
 import type { TokenSigner } from './signing/signer.js';
 import { TableService } from './storage/tableService.js';
@@ -81,10 +82,22 @@ export async function createServices(config: Config, overrides: ServiceOverrides
  */
 export function createAdminAuthorizer(config: Config, clock: Clock, env: Record<string, string | undefined> = process.env): AdminAuthorizer {
   const inAzure = env.WEBSITE_SITE_NAME !== undefined;
-  const adminKey = inAzure && !config.allowAdminKeyInAzure ? undefined : config.adminKey;
+  const keyRefused = inAzure && !config.allowAdminKeyInAzure;
   const entra = config.adminAudience
     ? new EntraAdminAuthorizer({ tenantId: config.tenantId, audience: config.adminAudience, appRole: config.adminAppRole, clock })
     : undefined;
+  if (keyRefused) {
+    // Said exactly, with the way in: "set ADMIN_KEY" would send the operator the wrong way.
+    const entraWay = config.adminAudience
+      ? `an access token for ${config.adminAudience} with the app role ${config.adminAppRole} (az account get-access-token --resource ${config.adminAudience})`
+      : `an access token for the API's audience with the app role ${config.adminAppRole}; ADMIN_AUDIENCE is not set yet (docs/deployment.md)`;
+    const refusedKey = new AdminKeyAuthorizer(
+      undefined,
+      `the admin key is refused because the app runs in Azure (ALLOW_ADMIN_KEY_IN_AZURE is not true); sign in with Microsoft Entra ID: ${entraWay}`,
+    );
+    return entra ? new EitherAdminAuthorizer(refusedKey, entra) : refusedKey;
+  }
+  const adminKey = config.adminKey;
   if (entra && adminKey !== undefined) return new EitherAdminAuthorizer(new AdminKeyAuthorizer(adminKey), entra);
   return entra ?? new AdminKeyAuthorizer(adminKey);
 }
@@ -106,21 +119,65 @@ async function createSigner(config: Config, clock: Clock): Promise<TokenSigner> 
 }
 
 let current: Promise<Services> | undefined;
+let configFailure: ConfigError | undefined;
 
-/** The process's services, built from the environment on first use. */
-export function getServices(): Promise<Services> {
-  if (!current) {
-    const created = createServices(loadConfig());
+/**
+ * The process's services, built from the environment on first use — as the Functions worker
+ * loads the function files before any request, a bad setting shows up here, at the first
+ * request, never at start-up. It then stays: app settings do not change under a running
+ * instance (changing them restarts it), so every later call fails the same way, at once.
+ * The failure is a `misconfigured` ServiceError (503) naming the bad settings, never their
+ * values; `onMisconfigured` runs once per instance so the log names them once.
+ */
+export function getServices(onMisconfigured?: (error: ConfigError) => void): Promise<Services> {
+  if (!current && !configFailure) {
+    let config: Config;
+    try {
+      config = loadConfig();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      configFailure = error;
+      onMisconfigured?.(error);
+      return Promise.reject(misconfigured(error));
+    }
+    const created = createServices(config);
     current = created;
     // A failed start (say, an unreadable key file) is not kept, so the next request retries.
     created.catch(() => {
       if (current === created) current = undefined;
     });
   }
-  return current;
+  if (configFailure) return Promise.reject(misconfigured(configFailure));
+  return current as Promise<Services>;
+}
+
+/** The ServiceError every route answers while the configuration is invalid. */
+export class MisconfiguredError extends ServiceError {
+  constructor(readonly settings: readonly string[]) {
+    super('misconfigured', `the service's settings are invalid (${settings.join(', ')}); the operator must correct them`, {
+      retryAfterSeconds: 60,
+    });
+    this.name = 'MisconfiguredError';
+  }
+}
+
+function misconfigured(error: ConfigError): MisconfiguredError {
+  return new MisconfiguredError(error.settings);
+}
+
+/** The problems of the current configuration, one line per bad setting (names, never values). */
+export function configurationProblems(): readonly string[] {
+  return configFailure?.problems ?? [];
 }
 
 /** Installs services built elsewhere: the local host at start-up, and tests. */
 export function useServices(services: Services | Promise<Services>): void {
   current = Promise.resolve(services);
+  configFailure = undefined;
+}
+
+/** Forgets the services and any configuration failure, so the next use reads the environment again (tests). */
+export function resetServices(): void {
+  current = undefined;
+  configFailure = undefined;
 }

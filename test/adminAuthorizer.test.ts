@@ -35,6 +35,22 @@ describe('choosing the admin authorizer', () => {
     expect(await outcome(allowed.authorize(request(adminKey)))).toBe('allowed');
   });
 
+  it('in Azure, says the admin key is refused because the app runs there, and names the Entra ID way in (issue 12 item 6)', async () => {
+    const azure = { WEBSITE_SITE_NAME: 'func-abc' };
+    const detailOf = async (config: ReturnType<typeof loadConfig>) =>
+      createAdminAuthorizer(config, new TestClock(), azure)
+        .authorize(request(adminKey))
+        .then(
+          () => 'allowed',
+          (error: { code?: string; detail?: string }) => `${error.code}: ${error.detail}`,
+        );
+    const withoutEntra = await detailOf(loadConfig(base));
+    expect(withoutEntra).toMatch(/^forbidden: the admin key is refused because the app runs in Azure .*sign in with Microsoft Entra ID/);
+    expect(withoutEntra).not.toMatch(/set ADMIN_KEY/);
+    const withEntra = await detailOf(loadConfig({ ...base, ADMIN_AUDIENCE: 'api://cmg-token-auth', TENANT_ID: tenant }));
+    expect(withEntra).toMatch(/sign in with Microsoft Entra ID: an access token for api:\/\/cmg-token-auth with the app role CmgTokenAuth\.Admin/);
+  });
+
   it('sends JWT-shaped credentials to Entra ID when ADMIN_AUDIENCE is set, and keys to the key check', async () => {
     const config = loadConfig({ ...base, ADMIN_AUDIENCE: 'api://cmg-token-auth', TENANT_ID: tenant });
     const authorizer = createAdminAuthorizer(config, new TestClock(), {});

@@ -19,6 +19,8 @@ import { problemViolation, tableChanges } from './support/fuzzKit.js';
 import { b64url, certificateBase64, decodeSegment, proofParts, segment, serviceSigned, signProofParts } from './support/jwsForge.js';
 import { bearer, invoke, type Answer, type CallOptions } from './support/invoke.js';
 import { startLocalHostPair, type LocalHost } from './support/localHost.js';
+import { rawRequest, startInProcessHost, type InProcessHost } from './support/inProcessHost.js';
+import { adminRunCredential } from '../host/server.js';
 import { installTestServices, testAdminKey, type TestServices } from './support/services.js';
 import { dumpTables } from './support/tables.js';
 
@@ -482,5 +484,79 @@ describe('proof replay across two service processes', () => {
     const answers = await Promise.all([post(first, '/api/renew', bearer(token), proof), post(second, '/api/renew', bearer(token), proof)]);
     expect(answers.map((answer) => answer.status).sort()).toEqual([200, 401]);
     expect(answers.find((answer) => answer.status === 401)?.code).toBe('proof_replayed');
+  });
+});
+
+describe('attack review (issue 14): local host', () => {
+  // Issue 14 item 4: the local host answered these with 500; each must be a 400 problem+json
+  // (or, for the admin endpoint off loopback, a 401), with nothing run. In process, over HTTP,
+  // through the listener npm start serves (test/support/inProcessHost.ts).
+  let open: InProcessHost;
+  let guarded: InProcessHost;
+
+  beforeAll(async () => {
+    await installTestServices();
+    open = await startInProcessHost();
+    // As main.ts configures it when HOST is not a loopback address.
+    guarded = await startInProcessHost({ adminKey: adminRunCredential('0.0.0.0', testAdminKey) ?? '' });
+  });
+
+  afterAll(async () => {
+    await Promise.all([open?.close(), guarded?.close()]);
+  });
+
+  async function refusedByHost(head: string): Promise<void> {
+    const answer = await rawRequest(open.port, head);
+    expect({ status: answer.status, type: answer.headers['content-type'] }).toEqual({ status: 400, type: 'application/problem+json' });
+    expect(JSON.parse(answer.body)).toMatchObject({ status: 400, code: 'invalid_request' });
+  }
+
+  it('Host: [ (an unclosed IPv6 literal): 400 invalid_request, not 500', async () => {
+    await refusedByHost('GET /api/health HTTP/1.1\r\nHost: [');
+  });
+
+  it('an empty Host: 400 invalid_request, not 500', async () => {
+    await refusedByHost('GET /api/health HTTP/1.1\r\nHost: ');
+  });
+
+  it('Host: u@x (user info): 400 invalid_request, not 500', async () => {
+    await refusedByHost('GET /api/health HTTP/1.1\r\nHost: u@x');
+  });
+
+  it('Host: x:99999 (port out of range): 400 invalid_request, not 500', async () => {
+    await refusedByHost('GET /api/health HTTP/1.1\r\nHost: x:99999');
+  });
+
+  it('POST /admin/functions/%E0 (an escape that is not UTF-8): 400 invalid_request, not 500', async () => {
+    await refusedByHost(`POST /admin/functions/%E0 HTTP/1.1\r\nHost: 127.0.0.1:${open.port}\r\nContent-Length: 0`);
+  });
+
+  it('a bare "%" in the path: 400 invalid_request, not 500', async () => {
+    await refusedByHost(`GET /api/devices/%/approve HTTP/1.1\r\nHost: 127.0.0.1:${open.port}`);
+  });
+
+  it('POST /admin/functions/purgeExpired on a host bound beyond loopback without the admin key: 401 and the purge does not run', async () => {
+    guarded.logs.length = 0;
+    const none = await fetch(`${guarded.url}/admin/functions/purgeExpired`, { method: 'POST' });
+    expect(none.status).toBe(401);
+    expect(await none.json()).toMatchObject({ code: 'missing_credential' });
+    const wrong = await fetch(`${guarded.url}/admin/functions/purgeExpired`, { method: 'POST', headers: bearer(`${testAdminKey}x`) });
+    expect(wrong.status).toBe(401);
+    expect(await wrong.json()).toMatchObject({ code: 'invalid_token' });
+    expect(guarded.logs.filter((line) => /purgeExpired/.test(line))).toEqual([]);
+    const allowed = await fetch(`${guarded.url}/admin/functions/purgeExpired`, { method: 'POST', headers: bearer(testAdminKey) });
+    expect(allowed.status).toBe(202);
+  });
+
+  it('the admin endpoint is open only when HOST is a loopback address', () => {
+    expect(adminRunCredential(undefined, 'k')).toBeUndefined();
+    expect(adminRunCredential('127.0.0.1', 'k')).toBeUndefined();
+    expect(adminRunCredential('::1', 'k')).toBeUndefined();
+    expect(adminRunCredential('localhost', 'k')).toBeUndefined();
+    expect(adminRunCredential('0.0.0.0', 'k')).toBe('k');
+    expect(adminRunCredential('::', 'k')).toBe('k');
+    expect(adminRunCredential('192.168.1.5', 'k')).toBe('k');
+    // No admin key at all off loopback: nothing can run the admin endpoint.
+    expect(adminRunCredential('0.0.0.0', undefined)).toBe('');
   });
 });

@@ -29,6 +29,8 @@ import {
   contentLengthPlan,
   contentTypeAcceptable,
   contentTypePlan,
+  escapedPathPlan,
+  hostHeaderPlan,
   bearerCredentialOf,
   headerText,
   junkHeaders,
@@ -48,6 +50,7 @@ import {
 } from './support/fuzzPlans.js';
 import { bearer, invoke, type Answer, type CallOptions } from './support/invoke.js';
 import { installTestServices, testAdminKey, type TestServices } from './support/services.js';
+import { rawRequest, startInProcessHost, type InProcessHost, type RawAnswer } from './support/inProcessHost.js';
 import { dumpTables } from './support/tables.js';
 
 /**
@@ -933,4 +936,56 @@ describe('fuzz: public endpoints (JWKS, health, OpenAPI)', () => {
     },
     endpointTimeoutMs,
   );
+});
+
+describe('fuzz: the local host\'s Host header and percent-escapes (issue 14)', () => {
+  // Over raw HTTP to the listener npm start serves, in this process: every answer is a
+  // problem+json whose code matches its status, or the Functions host's own empty 404 for a
+  // path no function takes — never a 5xx.
+  let host: InProcessHost;
+  const runs = Math.min(fuzzRuns, 400);
+
+  beforeAll(async () => {
+    await installTestServices();
+    host = await startInProcessHost();
+  });
+
+  afterAll(async () => {
+    await host?.close();
+  });
+
+  function violation(answer: RawAnswer): string | undefined {
+    if (answer.status >= 500 || !(answer.status >= 200)) return `status ${answer.status}`;
+    if (answer.status === 404 && answer.body === '') return undefined;
+    if (answer.status < 400) return undefined;
+    let body: Record<string, unknown> = {};
+    try {
+      body = JSON.parse(answer.body) as Record<string, unknown>;
+    } catch {
+      return `not JSON: ${answer.body.slice(0, 80)}`;
+    }
+    return problemViolation({ status: answer.status, headers: new Headers(answer.headers), body, text: answer.body });
+  }
+
+  it('any Host header: 400 problem+json when it is not a host[:port], never 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(hostHeaderPlan, fc.constantFrom('GET /api/health', 'POST /api/register', 'POST /admin/functions/purgeExpired', 'GET /api/nothing'), async (hostHeader, line) => {
+        const answer = await withTimeout(rawRequest(host.port, `${line} HTTP/1.1\r\nHost: ${hostHeader}\r\nContent-Length: 0`), 5000, `${line} Host: ${hostHeader}`);
+        const wrong = violation(answer);
+        if (wrong) throw new Error(`${line} with Host ${JSON.stringify(hostHeader)}: ${wrong}`);
+      }),
+      { ...fuzzParameters('local host Host header'), numRuns: runs },
+    );
+  }, endpointTimeoutMs);
+
+  it('any percent-escapes in the path: never 5xx, always problem+json or the host\'s empty 404', async () => {
+    await fc.assert(
+      fc.asyncProperty(escapedPathPlan, fc.constantFrom('GET', 'POST', 'DELETE'), async (path, method) => {
+        const answer = await withTimeout(rawRequest(host.port, `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${host.port}\r\nContent-Length: 0`), 5000, `${method} ${path}`);
+        const wrong = violation(answer);
+        if (wrong) throw new Error(`${method} ${path}: ${wrong}`);
+      }),
+      { ...fuzzParameters('local host escapes'), numRuns: runs },
+    );
+  }, endpointTimeoutMs);
 });

@@ -105,12 +105,18 @@ describe('npm start (the local host)', () => {
     expect((await listed()).length).toBe(before);
   });
 
-  it('routes like the Functions host: 404 outside /api, 405 with Allow for a wrong method', async () => {
-    expect((await fetch(`${host.url}/nope`)).status).toBe(404);
+  it('answers a wrong method and an unknown path with problem+json from the catch-all function; outside /api, the host\'s empty 404', async () => {
+    // What Azure answers too: the catch-all is an ordinary function (test/hostParity.test.ts).
     const wrong = await fetch(`${host.url}/api/bulk-tokens`, { method: 'DELETE' });
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get('allow')).toBe('POST, GET');
-    expect((await fetch(`${host.url}/admin/functions/noSuchFunction`, { method: 'POST' })).status).toBe(404);
+    expect(await wrong.json()).toMatchObject({ code: 'method_not_allowed' });
+    const outside = await fetch(`${host.url}/nope`);
+    expect(outside.status).toBe(404);
+    expect(await outside.text()).toBe('');
+    const admin = await fetch(`${host.url}/admin/functions/noSuchFunction`, { method: 'POST' });
+    expect(admin.status).toBe(404);
+    expect(await admin.json()).toMatchObject({ code: 'not_found' });
   });
 
   it('keeps records and the signing key across a restart, and stops cleanly on Ctrl-C', async () => {

@@ -1,6 +1,7 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registeredFunctions, triggerOf } from '../host/functionsCore.js';
+import { hostOrder } from '../host/routes.js';
 import { openApi } from '../functions/openApi.js';
 import { errorCodes } from '../shared/errors.js';
 import { invoke } from './support/invoke.js';
@@ -11,8 +12,12 @@ beforeAll(async () => {
   for (const file of readdirSync(dir).filter((name) => name.endsWith('.ts'))) await import(join(dir, file));
 });
 
+/** The catch-all that answers unmatched paths and methods (functions/zzUnmatchedRoute.ts): no endpoint of its own. */
+const catchAll = 'zzUnmatchedRoute';
+
 function registeredRoutes(): string[] {
   return registeredFunctions()
+    .filter((registration) => registration.name !== catchAll)
     .map((registration) => triggerOf(registration))
     .filter((trigger) => trigger?.type === 'httpTrigger')
     .flatMap((trigger) => (trigger?.methods ?? []).map((method) => `${method.toLowerCase()} /${trigger?.route}`))
@@ -32,6 +37,17 @@ describe('GET /api/openapi.json', () => {
     expect(documented).toEqual(registeredRoutes());
   });
 
+  it('the catch-all route sorts after every other function, so the Functions host tries it last', () => {
+    // The host (4.1037) tries routes in the order of function names, case-insensitively
+    // (azure-functions-host FunctionMetadataManager.cs; WebJobsRouteBuilder.Build keeps that
+    // order): a function named after the catch-all would never be reached in Azure.
+    const names = hostOrder(registeredFunctions()).map((registration) => registration.name);
+    expect(names.length).toBeGreaterThan(10);
+    expect(names[names.length - 1]).toBe(catchAll);
+    const trigger = triggerOf(registeredFunctions().find((registration) => registration.name === catchAll)!);
+    expect(trigger?.route).toBe('{*path}');
+  });
+
   it('gives every operation a success answer, and problem+json for every error it lists', async () => {
     const document = (await invoke(openApi, { method: 'GET', path: '/api/openapi.json' })).body as {
       paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
@@ -47,6 +63,13 @@ describe('GET /api/openapi.json', () => {
           });
         }
       }
+    }
+  });
+
+  it('docs/errors.md documents every error code with its status', () => {
+    const doc = readFileSync(join(__dirname, '..', 'docs', 'errors.md'), 'utf8');
+    for (const [code, meta] of Object.entries(errorCodes)) {
+      expect({ code, documented: doc.includes(`| \`${code}\` | ${meta.status} |`) }).toEqual({ code, documented: true });
     }
   });
 

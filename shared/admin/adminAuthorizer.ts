@@ -15,12 +15,19 @@ export interface AdminAuthorizer {
 
 /** Local admin auth: `Authorization: Bearer <ADMIN_KEY>`, compared in constant time. */
 export class AdminKeyAuthorizer implements AdminAuthorizer {
-  constructor(private readonly expected: string | undefined) {}
+  /**
+   * `refusal`: why no key is accepted, when that is a decision rather than a missing setting
+   * (in Azure the key is refused on purpose, and the caller must be told the way in).
+   */
+  constructor(
+    private readonly expected: string | undefined,
+    private readonly refusal = 'no admin credential is configured on this service (set ADMIN_KEY)',
+  ) {}
 
   async authorize(request: HttpRequest): Promise<AdminPrincipal> {
     const credential = bearerCredential(request, 'admin credential');
     if (this.expected === undefined) {
-      throw new ServiceError('forbidden', 'no admin credential is configured on this service (set ADMIN_KEY)');
+      throw new ServiceError('forbidden', this.refusal);
     }
     if (!constantTimeEqual(credential, this.expected)) {
       throw new ServiceError('invalid_token', 'the admin credential is not valid');

@@ -8,12 +8,20 @@ export const maxBodyBytes = 16 * 1024;
  * Reads a JSON request body: 415 unless the content type is JSON, 413 past 16 KiB, 400 if it
  * does not parse or does not match `schema` (the detail names each bad field). An empty
  * body counts as `{}` only when `emptyAllowed`, for routes whose fields are all optional.
+ * 411 when the body was announced as chunked: the host never delivers such a body.
  */
 export async function readJsonBody<T>(
   request: HttpRequest,
   schema: z.ZodType<T>,
   options: { emptyAllowed?: boolean } = {},
 ): Promise<T> {
+  // The Functions host forwards a body to the worker only when it has a Content-Length above
+  // zero (azure-functions-host GrpcMessageConversionExtensions.ToRpcHttp); a chunked one
+  // arrives empty, with its Transfer-Encoding header. Taking that for an empty body would, for
+  // a route whose fields are all optional, act on a request nobody sent: refuse it instead.
+  if (request.headers.has('transfer-encoding') && !request.headers.has('content-length')) {
+    throw new ServiceError('length_required', 'the body was sent without Content-Length (chunked), so it cannot be read; send it with Content-Length');
+  }
   const declaredLength = Number(request.headers.get('content-length') ?? '0');
   if (declaredLength > maxBodyBytes) throw tooLarge();
   const bytes = new Uint8Array(await request.arrayBuffer());

@@ -12,10 +12,11 @@ export type RouteWork = (services: Services) => Promise<HttpResponseInit>;
  */
 export async function handle(request: HttpRequest, context: InvocationContext, work: RouteWork): Promise<HttpResponseInit> {
   try {
-    return await work(await getServices());
+    return await work(await getServices((bad) => context.error(`invalid configuration; every route answers 503 misconfigured until it is corrected: ${bad.problems.join('; ')}`)));
   } catch (error) {
     if (error instanceof ServiceError) {
-      if (error.status >= 500) context.warn(`${request.method} ${new URL(request.url).pathname}: ${error.message}`, describeCause(error));
+      // A misconfiguration is logged once per instance (above), not on every request.
+      if (error.status >= 500 && error.code !== 'misconfigured') context.warn(`${request.method} ${new URL(request.url).pathname}: ${error.message}`, describeCause(error));
       return problemResponse(error);
     }
     context.error(`${request.method} ${new URL(request.url).pathname} failed`, error);

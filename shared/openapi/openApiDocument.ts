@@ -17,16 +17,17 @@ const proofBody = {
 const deviceErrors = {
   '400': problem('Malformed body, proof or certificate (invalid_request, invalid_proof, invalid_certificate)'),
   '401': problem('Bad, expired or wrong-type token; bad or replayed proof; key not matching cnf'),
+  '411': problem('Body sent chunked, without Content-Length: the Functions host never delivers it (length_required)'),
   '413': problem('Body over 16 KiB (payload_too_large)'),
   '415': problem('Body not JSON (unsupported_media_type)'),
-  '503': problem('Storage or Key Vault unavailable; retry after Retry-After seconds (unavailable)'),
+  '503': problem('Storage or Key Vault unavailable; retry after Retry-After seconds (unavailable); or invalid settings (misconfigured)'),
 };
 
 const adminErrors = {
   '400': problem('Malformed request (invalid_request)'),
   '401': problem('No or bad admin credential'),
   '403': problem('The credential lacks the admin role (forbidden)'),
-  '503': problem('Storage or Key Vault unavailable (unavailable)'),
+  '503': problem('Storage or Key Vault unavailable (unavailable); or invalid settings (misconfigured)'),
 };
 
 const guidParameter = (description: string) => ({
@@ -46,7 +47,12 @@ export const openApiDocument = {
     version: '1.0.0',
     description:
       'Token-based device authentication for a cloud management gateway. Device requests carry a proof of possession ' +
-      '(a device-proof+jwt JWS signed by the key of the self-signed certificate in its x5c header); see PROTOCOL.md.',
+      '(a device-proof+jwt JWS signed by the key of the self-signed certificate in its x5c header); see PROTOCOL.md. ' +
+      'A path below /api that is not listed here answers 404 problem+json (not_found); a listed path with a method not listed ' +
+      'for it answers 405 problem+json (method_not_allowed) with an Allow header — in Azure and locally alike. A body must be ' +
+      'sent with Content-Length (411 length_required otherwise). A repeated query parameter arrives as one comma-joined value ' +
+      '(the Functions host joins them), so ?status=active&status=revoked is 400 invalid_request. Invalid settings: every ' +
+      'operation answers 503 misconfigured, and GET /health names the settings.',
   },
   servers: [{ url: '/api' }],
   components: {
@@ -232,6 +238,7 @@ export const openApiDocument = {
         responses: {
           '201': ok('The token; shown once', 'IssuedBulkToken'),
           ...adminErrors,
+          '411': problem('Body sent chunked, without Content-Length (length_required)'),
           '413': problem('Body over 16 KiB'),
           '415': problem('Body not JSON'),
         },

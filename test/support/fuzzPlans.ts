@@ -861,3 +861,35 @@ export const junkHeaders: fc.Arbitrary<Array<[string, string]>> = fc.oneof(
     ),
   },
 );
+
+/**
+ * Host header values for the local host's request-line fuzz (issue 14): valid names,
+ * addresses and ports mixed with what broke it — brackets, user info, empty values, ports
+ * past 65535 — from characters an HTTP parser accepts in a header value.
+ */
+export const hostHeaderPlan: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom('localhost', '127.0.0.1', '[::1]', 'example.test', '', '[', ']', '[::1', '::1', 'u@x', 'x:', ':80', 'x:99999', 'x:65536', 'x:-1', 'x:0', '[::1]:65535', '[zz]', 'a b', 'x%zz', 'x%41', '%'),
+  fc.tuple(
+    fc.string({ unit: fc.constantFrom(...'abcxyz019.-[]@:%_~!$&*+,;= '.split('')), maxLength: 24 }),
+    fc.option(fc.nat({ max: 200_000 }), { nil: undefined }),
+  ).map(([name, port]) => (port === undefined ? name : `${name}:${port}`)),
+);
+
+/**
+ * Request paths with percent-escapes of every kind (valid UTF-8, lone bytes, `%2F`, a bare
+ * `%`, overlong and surrogate encodings) under /api and /admin/functions, for the same fuzz.
+ */
+export const escapedPathPlan: fc.Arbitrary<string> = fc
+  .tuple(
+    fc.constantFrom('/api/', '/api/devices/', '/api/bulk-tokens/', '/admin/functions/', '/', '/API/', '/api/register/'),
+    fc.array(
+      fc.oneof(
+        fc.constantFrom('%', '%2F', '%2f', '%E0', '%C0%AF', '%ED%A0%80', '%FF', '%00', '%25', '%zz', '%e2%82%ac', '..', '.', '', 'internal', 'approve', 'block', 'purgeExpired'),
+        fc.integer({ min: 0, max: 255 }).map((byte) => `%${byte.toString(16).padStart(2, '0')}`),
+        fc.string({ unit: fc.constantFrom(...'abcXYZ019-._~!$&()*+,;=:@'.split('')), maxLength: 8 }),
+      ),
+      { maxLength: 6 },
+    ),
+    fc.option(fc.constantFrom('?', '?a=%', '?status=%E0', '?x=1&x=2', '?%zz=1'), { nil: undefined }),
+  )
+  .map(([prefix, parts, query]) => `${prefix}${parts.join('/')}${query ?? ''}`);

@@ -4,7 +4,7 @@ import { EntraAdminAuthorizer } from './admin/entraAdminAuthorizer.js';
 import { BulkTokenService } from './bulkTokens/bulkTokenService.js';
 import { TableBulkTokenStore } from './bulkTokens/tableBulkTokenStore.js';
 import { systemClock, type Clock } from './clock.js';
-import { loadConfig, type Config } from './config.js';
+import { configWarnings, loadConfig, type Config } from './config.js';
 import { LocalKeySigner } from './signing/localKeySigner.js';
 import type { TokenSigner } from './signing/signer.js';
 import { TableService } from './storage/tableService.js';
@@ -67,7 +67,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     bulkTokens,
     proofs,
     internalNetworks: new NetworkSet(config.internalNetworks),
-    registration: new RegistrationService(devices, bulkTokens, new DeviceTokenIssuer(signer, clock, claims), clock, policy),
+    registration: new RegistrationService(devices, bulkTokens, new DeviceTokenIssuer(signer, clock, claims), clock, policy, revocations),
     deviceAdmin: new DeviceAdminService(devices, revocations, clock, policy),
     purge: new PurgeService({ tables, clock, storageConnection: config.storageConnection, tablePrefix: config.tablePrefix, ...config.purge }),
     deviceAuth: new DeviceAuthenticator(verifier, proofs, revocations),
@@ -110,7 +110,10 @@ let current: Promise<Services> | undefined;
 /** The process's services, built from the environment on first use. */
 export function getServices(): Promise<Services> {
   if (!current) {
-    const created = createServices(loadConfig());
+    const config = loadConfig();
+    // Functions captures the console into the app's logs: once per process, at first use.
+    for (const warning of configWarnings(config)) console.warn(`warning: ${warning}`);
+    const created = createServices(config);
     current = created;
     // A failed start (say, an unreadable key file) is not kept, so the next request retries.
     created.catch(() => {

@@ -68,8 +68,9 @@ describe('TableRevocationList and the purge', () => {
     const list = new TableRevocationList(services.tables);
     const now = services.clock.now();
     const [old, young] = ['11111111-2222-8333-8444-555555555555', '66666666-7777-8888-8999-aaaaaaaaaaaa'];
-    await list.add(old, now - 92 * day);
-    await list.add(young, now - 89 * day);
+    // Certificates that expired long ago: the 91 days of the device's tokens are what keep these.
+    await list.add({ deviceId: old, thumbprint: 'thumbprint-of-old', revokedAt: now - 92 * day, certificateNotAfter: now - 200 * day });
+    await list.add({ deviceId: young, thumbprint: 'thumbprint-of-young', revokedAt: now - 89 * day, certificateNotAfter: now - 200 * day });
     expect(await list.isRevoked(old)).toBe(true);
     expect((await services.purge.run()).removed.revocations).toBe(1);
     // Another instance, and this one after the change marker moved, both see the list as it is now.

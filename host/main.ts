@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LogLevel } from '@azure/functions';
-import { ConfigError, loadConfig } from '../shared/config.js';
+import { ConfigError, configWarnings, loadConfig } from '../shared/config.js';
 import { createPrivateFileOnce } from '../shared/fs/privateFile.js';
 import { createServices, useServices } from '../shared/services.js';
 import { startAzurite, type RunningAzurite } from './azurite.js';
@@ -69,6 +69,7 @@ async function main(): Promise<void> {
       `  storage:     ${azurite ? `embedded Azurite on port ${azurite.port}, data in ${join(dataDir, 'azurite')}` : 'STORAGE_CONNECTION'}`,
       `  signing:     ${config.keyVault ? `Key Vault key ${config.keyVault.keyName}` : `local ${config.signingAlg ?? 'RS256'} key in ${dataDir}`}`,
       `  ready in ${(performance.now() - started).toFixed(0)} ms; Ctrl-C stops`,
+      ...configWarnings(config).map((warning) => `  warning: ${warning}`),
     ].join('\n'),
   );
 

@@ -29,7 +29,7 @@ import { deviceCall, serviceUrl } from './support/devices.js';
 import { problemViolation, tableChanges } from './support/fuzzKit.js';
 import { b64url, certificateBase64, decodeSegment, proofParts, segment, serviceSigned, signProofParts } from './support/jwsForge.js';
 import { bearer, invoke, type Answer, type CallOptions } from './support/invoke.js';
-import { startLocalHostPair, type LocalHost } from './support/localHost.js';
+import { startLocalHost, startLocalHostPair, type LocalHost } from './support/localHost.js';
 import { installTestServices, testAdminKey, testConfig, TestClock, type TestServices } from './support/services.js';
 import { dumpTables } from './support/tables.js';
 
@@ -802,5 +802,16 @@ describe('attack review (issue 14): proofs, keys, revocation, networks', () => {
       expect(warnings({})).toEqual([]);
       expect(configProblems('10.0.0.0/33').join('\n')).not.toMatch(/fd00::\/8/);
     });
+
+    it('the local host says so in its start-up banner, once per private range', async () => {
+      const host = await startLocalHost({ INTERNAL_NETWORKS: '127.0.0.0/8,10.0.0.0/8,fd12:3456::/32' });
+      try {
+        const warnings = host.output().split('\n').filter((line) => line.includes('warning: INTERNAL_NETWORKS'));
+        expect(warnings).toEqual([expect.stringContaining('10.0.0.0/8 is in private (10.0.0.0/8)'), expect.stringContaining('fd12:3456::/32 is in unique-local (fc00::/7)')]);
+        expect(warnings[0]).toMatch(/only when devices reach this app through a private endpoint.*INTERNAL_NETWORKS_PRIVATE_ENDPOINT=true/);
+      } finally {
+        await host.stop();
+      }
+    }, 40_000);
   });
 });

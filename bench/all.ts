@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
+import { attackCost } from './attackCost.js';
 import { authenticateBench } from './authenticateBench.js';
 import { authenticateStages } from './authenticateStages.js';
 import { startBenchAzurite, type BenchAzurite } from './azuriteWorker.js';
@@ -27,7 +28,7 @@ async function main(options: BenchOptions): Promise<boolean> {
   // Table names may not repeat between runs against one Azurite; the prefix is per run.
   const runId = randomBytes(3).toString('hex');
   let azurite: BenchAzurite | undefined;
-  const needsAzurite = options.parts.some((part) => part === 'breakdown' || part === 'registration' || part === 'soak') || options.authStorage.includes('worker');
+  const needsAzurite = options.parts.some((part) => part === 'breakdown' || part === 'registration' || part === 'soak' || part === 'attackCost') || options.authStorage.includes('worker');
   let ok = true;
   try {
     if (needsAzurite) azurite = await startBenchAzurite();
@@ -67,6 +68,9 @@ async function main(options: BenchOptions): Promise<boolean> {
           break;
         case 'startup':
           report = await startupBench({ runs: options.startupRuns });
+          break;
+        case 'attackCost':
+          report = await attackCost({ azurite: required(azurite), tablePrefix: `bx${runId}`, requests: options.attackRequests }, partRandom);
           break;
         case 'soak':
           report = await soakBench(

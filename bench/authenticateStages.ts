@@ -184,7 +184,7 @@ function now(): number {
 }
 
 /** Registers devices through the services as registerDevice does, to get real device tokens. */
-async function registerInProcess(services: Services, devices: BenchDevice[], jtis: JtiSource): Promise<void> {
+export async function registerInProcess(services: Services, devices: BenchDevice[], jtis: JtiSource): Promise<void> {
   const bulk = await services.bulkTokens.create({ lifetimeMinutes: 60 });
   for (const device of devices) {
     const proof = fastProof(device, { htm: 'POST', htu: 'http://127.0.0.1/api/register', iat: now(), jti: jtis.next(), ath: athOf(bulk.token) });
@@ -237,7 +237,7 @@ async function runSlice(current: Step, count: number, replayRows: TableClient, t
  * CPU time of this process's main thread in µs: /proc's schedstat (nanoseconds) where there is
  * one, else the thread's stat (10 ms ticks).
  */
-function threadCpuMicros(): number {
+export function threadCpuMicros(): number {
   try {
     return Number(readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
   } catch {

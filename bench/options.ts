@@ -18,9 +18,10 @@ export interface BenchOptions {
   soakMaxMinutes: number;
   heapBoundMb: number;
   hostCpuProf: string | undefined;
+  attackRequests: number;
 }
 
-export const allParts = ['authenticate', 'breakdown', 'registration', 'startup', 'soak'] as const;
+export const allParts = ['authenticate', 'breakdown', 'registration', 'startup', 'soak', 'attackCost'] as const;
 export type Part = (typeof allParts)[number];
 
 export const usage = `npm run bench -- [options]
@@ -43,6 +44,7 @@ export const usage = `npm run bench -- [options]
   --soak-concurrency N     (soak) default 16
   --soak-max-minutes N     (soak) stop after this long, as a failure; default 30
   --heap-bound-mb N        (soak) largest heap growth accepted; default 10
+  --attack-requests N      (attackCost) refused requests of each kind; default 400
   --host-cpu-prof DIR      (a) CPU-profile the host during each timed authenticate run, into DIR/*.cpuprofile
                            (summarise one with: node dist/bench/cpuProfile.js FILE)
 `;
@@ -66,6 +68,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     soakMaxMinutes: 30,
     heapBoundMb: 10,
     hostCpuProf: undefined,
+    attackRequests: 400,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] ?? '';
@@ -131,6 +134,9 @@ export function parseOptions(argv: string[]): BenchOptions {
         break;
       case '--heap-bound-mb':
         options.heapBoundMb = number(flag, value, 0, 100_000);
+        break;
+      case '--attack-requests':
+        options.attackRequests = integer(flag, value, 10, 100_000);
         break;
       case '--host-cpu-prof':
         options.hostCpuProf = value;

@@ -42,12 +42,12 @@ function seededPrime(random: SeededRandom, bits: number): bigint {
   }
 }
 
-function gcd(a: bigint, b: bigint): bigint {
+export function gcd(a: bigint, b: bigint): bigint {
   while (b !== 0n) [a, b] = [b, a % b];
   return a;
 }
 
-function modInverse(a: bigint, m: bigint): bigint {
+export function modInverse(a: bigint, m: bigint): bigint {
   let [oldR, r] = [a % m, m];
   let [oldS, s] = [1n, 0n];
   while (r !== 0n) {
@@ -58,7 +58,7 @@ function modInverse(a: bigint, m: bigint): bigint {
   return ((oldS % m) + m) % m;
 }
 
-function toBase64url(value: bigint): string {
+export function toBase64url(value: bigint): string {
   let hex = value.toString(16);
   if (hex.length % 2 === 1) hex = `0${hex}`;
   return Buffer.from(hex, 'hex').toString('base64url');

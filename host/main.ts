@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LogLevel } from '@azure/functions';
-import { ConfigError, loadConfig, type Config } from '../shared/config.js';
+import { ConfigError, configWarnings, loadConfig, type Config } from '../shared/config.js';
 import { createPrivateFileOnce } from '../shared/fs/privateFile.js';
 import { createServices, useServices } from '../shared/services.js';
 import { startAzurite, type RunningAzurite } from './azurite.js';
@@ -99,6 +99,7 @@ async function main(): Promise<void> {
       `  signing:     ${!config ? '(settings invalid)' : config.keyVault ? `Key Vault key ${config.keyVault.keyName}` : `local ${config.signingAlg ?? 'RS256'} key in ${dataDir}`}`,
       `  purge:       ${env.PURGE_SCHEDULE} (${scheduleSource}); POST /admin/functions/purgeExpired runs it now${loopbackOnly ? '' : ' (with the admin key)'}`,
       `  ready in ${(performance.now() - started).toFixed(0)} ms; Ctrl-C stops`,
+      ...(config ? configWarnings(config) : []).map((warning) => `  warning: ${warning}`),
     ].join('\n'),
   );
 

@@ -197,7 +197,7 @@ case "$key_type" in "" | RSA | EC) ;; *) die "--key-type must be RSA or EC" ;; e
 case "$approval_mode" in "" | auto | manual) ;; *) die "--approval-mode must be auto or manual" ;; esac
 if [[ "$internal_networks_set" == true && -n "$internal_networks" ]]; then
   [[ "$internal_networks" =~ ^[0-9A-Fa-f:./,[:space:]]+$ ]] ||
-    die "--internal-networks must be comma-separated CIDR ranges such as 10.0.0.0/8,fd00::/8"
+    die "--internal-networks must be comma-separated CIDR ranges, such as 203.0.113.0/24 (IPv4) and 2001:db8:1::/48 (IPv6)"
 fi
 
 # ---- tools -------------------------------------------------------------------------------

@@ -99,6 +99,9 @@ param logRetentionInDays int = 30
 @description('Optional. Comma-separated CIDR ranges whose callers may use internal registration, such as the public egress ranges of the corporate network. Empty: no caller is internal.')
 param internalNetworks string = ''
 
+@description('Optional. True when devices reach the app through a private endpoint, where private (10/8, 172.16/12, 192.168/16), unique-local (fc00::/7) and link-local ranges in internalNetworks are the devices\' own addresses. False (the default): such ranges draw a warning at start, since over the internet the app sees them only as a gateway or proxy in front of it.')
+param internalNetworksPrivateEndpoint bool = false
+
 @description('Optional. Approval policy for internal registration: auto, or manual (an admin approves each device).')
 @allowed([
   'auto'
@@ -180,6 +183,8 @@ var appSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identity.outputs.clientId}'
 
   INTERNAL_NETWORKS: internalNetworks
+  // Spelled out: the config accepts true/false, and string(true) would be 'True'.
+  INTERNAL_NETWORKS_PRIVATE_ENDPOINT: internalNetworksPrivateEndpoint ? 'true' : 'false'
   APPROVAL_MODE: approvalMode
   // An https URL makes the service use DefaultAzureCredential (the identity) for Table Storage.
   STORAGE_CONNECTION: storage.outputs.tableEndpoint

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseCidr } from './network/cidr.js';
+import { cidrProblem, privateSpacesOf } from './network/cidr.js';
 
 /**
  * Configuration, parsed once from the environment. Every variable the service reads is named
@@ -43,9 +43,17 @@ const schema = z
       .string()
       .default('127.0.0.0/8,::1/128')
       .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part !== ''))
-      .refine((cidrs) => cidrs.every((cidr) => parseCidr(cidr) !== undefined), {
-        message: 'must be a comma-separated list of CIDR ranges such as 10.0.0.0/8,fd00::/8',
+      .superRefine((cidrs, ctx) => {
+        for (const problem of cidrs.map(cidrProblem).filter((problem) => problem !== undefined)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `${problem} (a comma-separated list of CIDR ranges, such as 10.20.0.0/16 for an IPv4 network and fd12:3456:789a::/48 for an IPv6 unique-local one)`,
+          });
+        }
       }),
+    // Says that callers reach the app through a private endpoint, where private addresses are
+    // the callers' own; without it, private ranges in INTERNAL_NETWORKS draw a warning at start.
+    INTERNAL_NETWORKS_PRIVATE_ENDPOINT: booleanText.default(false),
     APPROVAL_MODE: z.enum(['auto', 'manual']).default('auto'),
     STORAGE_CONNECTION: optionalText,
     KEY_VAULT_URL: optionalText.pipe(
@@ -121,6 +129,7 @@ export const azureAppSettings = configVariables.filter((name) => !localOnlyVaria
 export interface Config {
   adminKey: string | undefined;
   internalNetworks: readonly string[];
+  internalNetworksPrivateEndpoint: boolean;
   approvalMode: 'auto' | 'manual';
   storageConnection: string;
   keyVault: { url: string; keyName: string } | undefined;
@@ -165,6 +174,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     adminKey: e.ADMIN_KEY,
     internalNetworks: e.INTERNAL_NETWORKS,
+    internalNetworksPrivateEndpoint: e.INTERNAL_NETWORKS_PRIVATE_ENDPOINT,
     approvalMode: e.APPROVAL_MODE,
     storageConnection: e.STORAGE_CONNECTION ?? '',
     keyVault: e.KEY_VAULT_URL && e.KEY_NAME ? { url: e.KEY_VAULT_URL, keyName: e.KEY_NAME } : undefined,
@@ -185,4 +195,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       pendingApprovalDays: e.PENDING_APPROVAL_DAYS,
     },
   };
+}
+
+/**
+ * What is allowed but probably wrong, for the log at start (one line each). A private,
+ * unique-local or link-local range in INTERNAL_NETWORKS is right only when callers reach the
+ * app through a private endpoint: reached over the internet, the app sees such an address
+ * only as that of a gateway or proxy of its own in front of it, which would make every
+ * caller through it internal.
+ */
+export function configWarnings(config: Config): string[] {
+  if (config.internalNetworksPrivateEndpoint) return [];
+  return config.internalNetworks.flatMap((cidr) => {
+    const spaces = privateSpacesOf(cidr);
+    if (spaces.length === 0) return [];
+    return [
+      `INTERNAL_NETWORKS: ${cidr} is in ${spaces.join(', ')} address space, which is right only when devices reach ` +
+        'this app through a private endpoint (otherwise such an address is a gateway or proxy in front of it, and every ' +
+        'caller through it counts as internal); set INTERNAL_NETWORKS_PRIVATE_ENDPOINT=true to say that they do',
+    ];
+  });
 }

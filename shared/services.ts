@@ -4,7 +4,7 @@ import { EntraAdminAuthorizer } from './admin/entraAdminAuthorizer.js';
 import { BulkTokenService } from './bulkTokens/bulkTokenService.js';
 import { TableBulkTokenStore } from './bulkTokens/tableBulkTokenStore.js';
 import { systemClock, type Clock } from './clock.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, configWarnings, loadConfig, type Config } from './config.js';
 import { ServiceError } from './errors.js';
 import { LocalKeySigner } from './signing/localKeySigner.js';
 import type { TokenSigner } from './signing/signer.js';
@@ -68,7 +68,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     bulkTokens,
     proofs,
     internalNetworks: new NetworkSet(config.internalNetworks),
-    registration: new RegistrationService(devices, bulkTokens, new DeviceTokenIssuer(signer, clock, claims), clock, policy),
+    registration: new RegistrationService(devices, bulkTokens, new DeviceTokenIssuer(signer, clock, claims), clock, policy, revocations),
     deviceAdmin: new DeviceAdminService(devices, revocations, clock, policy),
     purge: new PurgeService({ tables, clock, storageConnection: config.storageConnection, tablePrefix: config.tablePrefix, ...config.purge }),
     deviceAuth: new DeviceAuthenticator(verifier, proofs, revocations),
@@ -140,6 +140,8 @@ export function getServices(onMisconfigured?: (error: ConfigError) => void): Pro
       onMisconfigured?.(error);
       return Promise.reject(misconfigured(error));
     }
+    // Functions captures the console into the app's logs: once per process, at first use.
+    for (const warning of configWarnings(config)) console.warn(`warning: ${warning}`);
     const created = createServices(config);
     current = created;
     // A failed start (say, an unreadable key file) is not kept, so the next request retries.

@@ -1,4 +1,6 @@
-import { createHmac, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+// The module object itself (not an interop copy), so that a spy on its verify sees shared/'s calls.
+import nodeCrypto from 'node:crypto';
+import { createHmac, createPublicKey, generateKeyPairSync, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HttpHandler } from '@azure/functions';
@@ -13,15 +15,24 @@ import { registerInternal } from '../functions/registerInternal.js';
 import { renewDeviceToken } from '../functions/renewDeviceToken.js';
 import { revokeDevice } from '../functions/revokeDevice.js';
 import { unblockBulkToken } from '../functions/unblockBulkToken.js';
-import { createDeviceIdentity, signProof, type DeviceIdentity } from '../cli/device/identity.js';
+import { createDeviceIdentity, signProof, thumbprintOf, type DeviceIdentity } from '../cli/device/identity.js';
+import { oversizedExponentKey, rsaIdentity, rsaKey, withTrailingBytes } from '../bench/attackCertificates.js';
+import { ConfigError, configWarnings, loadConfig } from '../shared/config.js';
+import { deviceIdFor } from '../shared/devices/deviceId.js';
+import { DeviceTokenIssuer } from '../shared/devices/deviceTokens.js';
+import { NetworkSet } from '../shared/network/cidr.js';
+import { DeviceCertificateChecker } from '../shared/proof/certificate.js';
+import { createServices, useServices, type Services } from '../shared/services.js';
+import { KeyVaultSigner } from '../shared/signing/keyVaultSigner.js';
+import { KeyVaultStandIn } from './support/keyVaultStandIn.js';
 import { deviceCall, serviceUrl } from './support/devices.js';
 import { problemViolation, tableChanges } from './support/fuzzKit.js';
 import { b64url, certificateBase64, decodeSegment, proofParts, segment, serviceSigned, signProofParts } from './support/jwsForge.js';
 import { bearer, invoke, type Answer, type CallOptions } from './support/invoke.js';
-import { startLocalHostPair, type LocalHost } from './support/localHost.js';
+import { startLocalHost, startLocalHostPair, type LocalHost } from './support/localHost.js';
 import { rawRequest, startInProcessHost, type InProcessHost } from './support/inProcessHost.js';
 import { adminRunCredential } from '../host/server.js';
-import { installTestServices, testAdminKey, type TestServices } from './support/services.js';
+import { installTestServices, testAdminKey, testConfig, TestClock, type TestServices } from './support/services.js';
 import { dumpTables } from './support/tables.js';
 
 /**
@@ -558,5 +569,325 @@ describe('attack review (issue 14): local host', () => {
     expect(adminRunCredential('192.168.1.5', 'k')).toBe('k');
     // No admin key at all off loopback: nothing can run the admin endpoint.
     expect(adminRunCredential('0.0.0.0', undefined)).toBe('');
+  });
+});
+
+describe('attack review (issue 14): proofs, keys, revocation, networks', () => {
+  /** Runs `work` with `instance` as the process's services (what the handlers use), then puts the file's own back. */
+  async function on<T>(instance: Services, work: () => Promise<T>): Promise<T> {
+    useServices(instance);
+    try {
+      return await work();
+    } finally {
+      useServices(services);
+    }
+  }
+
+  /** A device request through the handler, with a correct proof by `identity` signed at `now`. */
+  async function callAs(handler: HttpHandler, path: string, identity: DeviceIdentity, now: number, token?: string, headers: Record<string, string> = {}): Promise<Answer> {
+    const call = await deviceCall(identity, path, { ...(token === undefined ? {} : { bearer: token }), now });
+    return invoke(handler, { ...call, headers: { ...call.headers, ...headers } });
+  }
+
+  /** Counts certificate key reads and signature verifications (X.509 self-signatures and proofs) while `work` runs. */
+  async function cryptoWork<T>(work: () => Promise<T>): Promise<{ result: T; keyReads: number; verifications: number }> {
+    const keyReads = jest.spyOn(X509Certificate.prototype, 'publicKey', 'get');
+    const selfSignatures = jest.spyOn(X509Certificate.prototype, 'verify');
+    const proofSignatures = jest.spyOn(nodeCrypto, 'verify');
+    try {
+      const result = await work();
+      return { result, keyReads: keyReads.mock.calls.length, verifications: selfSignatures.mock.calls.length + proofSignatures.mock.calls.length };
+    } finally {
+      keyReads.mockRestore();
+      selfSignatures.mockRestore();
+      proofSignatures.mockRestore();
+    }
+  }
+
+  describe('bounded proof work', () => {
+    let hugeExponent: DeviceIdentity;
+
+    beforeAll(async () => {
+      // The review's attacker: RSA 3072 with a 3,070-bit public exponent, validly self-signed.
+      hugeExponent = await rsaIdentity(oversizedExponentKey(3072, 3070));
+    }, 60_000);
+
+    it('an RSA certificate with a 3,070-bit public exponent, at registration: 400 invalid_certificate, before its self-signature is verified', async () => {
+      const { result, verifications } = await cryptoWork(() => refused(() => register(bulk.token, hugeExponent), 400, 'invalid_certificate', { replayMayGrow: true }));
+      expect(result.body.detail).toMatch(/public exponent is a 3070-bit number; only 65537 is accepted/);
+      expect(verifications).toBe(0);
+    });
+
+    it('an RSA 2048 certificate with public exponent 3: 400 invalid_certificate', async () => {
+      const answer = await refused(async () => register(bulk.token, await rsaIdentity(rsaKey(2048, 3))), 400, 'invalid_certificate');
+      expect(answer.body.detail).toMatch(/exponent is 3; only 65537/);
+    });
+
+    it('an RSA certificate with a 4,160-bit modulus: 400 invalid_certificate', async () => {
+      const answer = await refused(async () => register(bulk.token, await rsaIdentity(rsaKey(4160))), 400, 'invalid_certificate');
+      expect(answer.body.detail).toMatch(/4160 bits; at most 4096/);
+    }, 60_000);
+
+    it('three bytes after the certificate DER in x5c[0]: 400 invalid_certificate', async () => {
+      const answer = await refused(() => register(bulk.token, withTrailingBytes(deviceB, Buffer.from([1, 2, 3]))), 400, 'invalid_certificate');
+      expect(answer.body.detail).toMatch(/exactly one DER certificate with nothing after it/);
+    });
+
+    it('two certificates back to back in x5c[0] (the second one a valid device certificate): 400 invalid_certificate', async () => {
+      const other = await createDeviceIdentity('ec');
+      await refused(
+        () => callAs(registerInternal, '/api/register/internal', withTrailingBytes(deviceB, other.certificateDer), services.clock.now(), undefined, { 'x-forwarded-for': '127.0.0.1' }),
+        400,
+        'invalid_certificate',
+      );
+    });
+
+    it('the oversized-exponent certificate with a stolen device token, fresh trailing bytes each time: 401 key_mismatch, with no certificate key read and no signature verified', async () => {
+      for (const extra of [[1], [2, 3], [4, 5, 6]]) {
+        const attacker = withTrailingBytes(hugeExponent, Buffer.from(extra));
+        const { result, keyReads, verifications } = await cryptoWork(() => refused(() => authenticate(tokenA, attacker), 401, 'key_mismatch'));
+        expect(result.body.code).toBe('key_mismatch');
+        expect({ keyReads, verifications }).toEqual({ keyReads: 0, verifications: 0 });
+      }
+    });
+
+    it("a device token with an x5c that is not a certificate at all: 401 key_mismatch (the cnf binding is checked before parsing)", async () => {
+      const { header, claims } = proofParts(deviceA, { path: '/api/renew', iat: services.clock.now(), jti: 'not-a-certificate-0001', bearer: tokenA });
+      const proof = signProofParts(deviceA, { ...header, x5c: [Buffer.from('not a certificate').toString('base64')] }, segment(claims));
+      await refused(() => invoke(renewDeviceToken, { path: '/api/renew', headers: bearer(tokenA), body: { proof } }), 401, 'key_mismatch');
+    });
+
+    it('variants of a certificate with bytes after it neither parse nor evict the device’s remembered certificate', () => {
+      const checker = new DeviceCertificateChecker(1);
+      const now = services.clock.now();
+      const selfSignatures = jest.spyOn(X509Certificate.prototype, 'verify');
+      try {
+        checker.check([certificateBase64(deviceB)], now);
+        for (const extra of [[0], [0, 1], [0, 1, 2]]) {
+          expect(() => checker.check([certificateBase64(withTrailingBytes(deviceB, Buffer.from(extra)))], now)).toThrow(expect.objectContaining({ code: 'invalid_certificate' }));
+        }
+        expect(checker.check([certificateBase64(deviceB)], now).thumbprint).toBe(thumbprintOf(deviceB));
+        expect(selfSignatures).toHaveBeenCalledTimes(1);
+      } finally {
+        selfSignatures.mockRestore();
+      }
+    });
+
+    it('the same certificate spelled without its base64 padding is remembered, not parsed again (the cache is keyed by the SHA-256 of the DER)', async () => {
+      let device = deviceB;
+      while (device.certificateDer.length % 3 === 0) device = await createDeviceIdentity('ec');
+      const padded = certificateBase64(device);
+      expect(padded).toMatch(/=$/);
+      const checker = new DeviceCertificateChecker(4);
+      const selfSignatures = jest.spyOn(X509Certificate.prototype, 'verify');
+      try {
+        checker.check([padded], services.clock.now());
+        checker.check([padded.replace(/=+$/, '')], services.clock.now());
+        expect(selfSignatures).toHaveBeenCalledTimes(1);
+      } finally {
+        selfSignatures.mockRestore();
+      }
+    });
+  });
+
+  describe('a withdrawn signing key', () => {
+    const refreshIntervalSeconds = 60;
+    let standIn: KeyVaultStandIn;
+    let clock: TestClock;
+    let instances: Services[];
+    let versionA: string;
+    let seen: { device: DeviceIdentity; token: string };
+    let unseen: { device: DeviceIdentity; token: string };
+
+    beforeAll(async () => {
+      clock = new TestClock(services.clock.now());
+      standIn = await KeyVaultStandIn.start({ keyType: 'RSA', createdOn: clock.now() - 365 * day, now: () => clock.now() });
+      [versionA] = standIn.versionIds() as [string];
+      // Two instances, each with its own signer and caches, as two Functions workers have.
+      instances = await Promise.all(
+        [0, 1].map(async () => {
+          const signer = await KeyVaultSigner.create({
+            vaultUrl: standIn.url,
+            keyName: standIn.keyName,
+            credential: standIn.credential,
+            refreshIntervalSeconds,
+            clock,
+            clientOptions: { ...standIn.clientOptions(), retryOptions: { maxRetries: 1, retryDelayInMs: 20, maxRetryDelayInMs: 50 } },
+            warn: () => undefined,
+          });
+          return createServices(services.config, { clock, signer, admin: services.admin });
+        }),
+      );
+      const [first] = instances as [Services];
+      const registerOnFirst = async () => {
+        const bulkToken = await first.bulkTokens.create({ lifetimeMinutes: 60 });
+        const device = await createDeviceIdentity('ec');
+        const answer = await on(first, () => callAs(registerDevice, '/api/register', device, clock.now(), bulkToken.token));
+        expect(answer.status).toBe(201);
+        expect(parts(answer.body.token as string).header.kid).toBe(versionA);
+        return { device, token: answer.body.token as string };
+      };
+      seen = await registerOnFirst();
+      unseen = await registerOnFirst();
+      // Both instances verify (and remember) the first token while A is good.
+      for (const instance of instances) expect((await on(instance, () => callAs(authenticateDevice, '/api/authenticate', seen.device, clock.now(), seen.token))).status).toBe(200);
+
+      // Rotate: B is published after one refresh, signs after its activation delay; then A is disabled.
+      standIn.rotate({ createdOn: clock.now() });
+      clock.advance(2 * refreshIntervalSeconds + 300 + 2);
+      for (const instance of instances) expect((await instance.signer.signingKey()).kid).not.toBe(versionA);
+      standIn.setEnabled(versionA, false);
+      clock.advance(refreshIntervalSeconds + 1);
+    }, 60_000);
+
+    afterAll(async () => {
+      await standIn?.close();
+    });
+
+    it.each([0, 1])("a token of the disabled version A that instance %i had verified before: 401 invalid_token within the refresh interval", async (index) => {
+      const instance = instances[index] as Services;
+      const answer = await on(instance, () => refusedOn(instance, () => callAs(authenticateDevice, '/api/authenticate', seen.device, clock.now(), seen.token), 401, 'invalid_token'));
+      expect(answer.body.detail).toMatch(/no longer publishes/);
+    });
+
+    it.each([0, 1])('a token of the disabled version A that instance %i never saw: 401 invalid_token within the refresh interval', async (index) => {
+      const instance = instances[index] as Services;
+      await on(instance, () => refusedOn(instance, () => callAs(renewDeviceToken, '/api/renew', unseen.device, clock.now(), unseen.token), 401, 'invalid_token'));
+    });
+  });
+
+  /** `refused`, against another instance's tables. */
+  async function refusedOn(instance: Services, attack: () => Promise<Answer>, status: number, code: string, options: { replayMayGrow?: boolean } = {}): Promise<Answer> {
+    const prefix = instance.config.tablePrefix;
+    const before = await dumpTables(prefix);
+    const answer = await attack();
+    expect({ status: answer.status, code: answer.body.code }).toEqual({ status, code });
+    expect(problemViolation(answer)).toBeUndefined();
+    const changes = tableChanges(before, await dumpTables(prefix), prefix).filter((key) => !(options.replayMayGrow && key.startsWith('replay|')));
+    expect(changes).toEqual([]);
+    return answer;
+  }
+
+  describe('a revoked certificate after the purge removed its pairing', () => {
+    // Its own tables and clock: the purge on day 97 and day 177 must not touch the file's other devices.
+    let instance: Services;
+    let clock: TestClock;
+    let device: DeviceIdentity;
+    let deviceId: string;
+    let bulkToken: { id: string; token: string };
+    const dayNumber = (n: number) => start + n * day;
+    let start: number;
+    const admin = bearer(testAdminKey);
+    const usesOf = async (id: string) => {
+      const listed = await on(instance, () => invoke(listBulkTokens, { method: 'GET', path: '/api/bulk-tokens', headers: admin }));
+      return (listed.body.items as Array<{ id: string; uses: number }>).find((item) => item.id === id)?.uses;
+    };
+    const mintedToken = async () =>
+      (await new DeviceTokenIssuer(instance.signer, clock, { issuer: instance.config.issuer, audience: instance.config.audience }).issue({ deviceId, thumbprint: thumbprintOf(device), registration: 'bulk', bulkTokenId: bulkToken.id })).token;
+
+    beforeAll(async () => {
+      clock = new TestClock(services.clock.now());
+      start = clock.now();
+      instance = await createServices(testConfig(), { clock, signer: services.signer, admin: services.admin });
+      device = await createDeviceIdentity('ec', { validDays: 3650 });
+      bulkToken = (await on(instance, () => invoke(createBulkToken, { path: '/api/bulk-tokens', headers: admin, body: { lifetimeMinutes: 10_080 } }))).body as { id: string; token: string };
+      const registered = await on(instance, () => callAs(registerDevice, '/api/register', device, clock.now(), bulkToken.token));
+      expect(registered.status).toBe(201);
+      deviceId = registered.body.deviceId as string;
+      expect(deviceId).toBe(deviceIdFor(thumbprintOf(device)));
+      clock.seconds = dayNumber(85);
+      expect((await on(instance, () => invoke(revokeDevice, { path: `/api/devices/${deviceId}/revoke`, headers: admin, params: { id: deviceId } }))).status).toBe(200);
+      // Day 97 and two hours: past the 7 days' retention (and skew) of the pairing that lapsed on day 90.
+      clock.seconds = dayNumber(97) + 7200;
+      const purged = await instance.purge.run();
+      expect(purged.removed.devices).toBe(1);
+      // A fresh bulk token, as an attacker holding any valid one would use.
+      bulkToken = (await on(instance, () => invoke(createBulkToken, { path: '/api/bulk-tokens', headers: admin, body: { lifetimeMinutes: 10_080 } }))).body as { id: string; token: string };
+    }, 60_000);
+
+    it('day 97, pairing purged: registering the same certificate with a bulk token is 403 device_revoked, and spends no use of the bulk token', async () => {
+      await on(instance, () => refusedOn(instance, () => callAs(registerDevice, '/api/register', device, clock.now(), bulkToken.token), 403, 'device_revoked', { replayMayGrow: true }));
+      expect(await usesOf(bulkToken.id)).toBe(0);
+    });
+
+    it('day 97, pairing purged: registering the same certificate from an internal network is 403 device_revoked', async () => {
+      await on(instance, () =>
+        refusedOn(instance, () => callAs(registerInternal, '/api/register/internal', device, clock.now(), undefined, { 'x-forwarded-for': '127.0.0.1' }), 403, 'device_revoked', { replayMayGrow: true }),
+      );
+    });
+
+    describe('day 177, after the purge ran again', () => {
+      beforeAll(async () => {
+        clock.seconds = dayNumber(177);
+        bulkToken = (await on(instance, () => invoke(createBulkToken, { path: '/api/bulk-tokens', headers: admin, body: { lifetimeMinutes: 10_080 } }))).body as { id: string; token: string };
+        await instance.purge.run();
+      });
+
+      it('a token bound to the revoked certificate (as one issued on a re-registration would be): authenticate 403 device_revoked', async () => {
+        const token = await mintedToken();
+        await on(instance, () => refusedOn(instance, () => callAs(authenticateDevice, '/api/authenticate', device, clock.now(), token), 403, 'device_revoked', { replayMayGrow: true }));
+      });
+
+      it('the same: renew 403 device_revoked', async () => {
+        const token = await mintedToken();
+        await on(instance, () => refusedOn(instance, () => callAs(renewDeviceToken, '/api/renew', device, clock.now(), token), 403, 'device_revoked', { replayMayGrow: true }));
+      });
+
+      it('registering the certificate again with a bulk token: 403 device_revoked, no use spent', async () => {
+        await on(instance, () => refusedOn(instance, () => callAs(registerDevice, '/api/register', device, clock.now(), bulkToken.token), 403, 'device_revoked', { replayMayGrow: true }));
+        expect(await usesOf(bulkToken.id)).toBe(0);
+      });
+
+      it('registering it again from an internal network: 403 device_revoked', async () => {
+        await on(instance, () =>
+          refusedOn(instance, () => callAs(registerInternal, '/api/register/internal', device, clock.now(), undefined, { 'x-forwarded-for': '127.0.0.1' }), 403, 'device_revoked', { replayMayGrow: true }),
+        );
+      });
+    });
+  });
+
+  describe('INTERNAL_NETWORKS', () => {
+    const storage = { STORAGE_CONNECTION: 'UseDevelopmentStorage=true' };
+    const configProblems = (networks: string): string[] => {
+      try {
+        loadConfig({ ...storage, INTERNAL_NETWORKS: networks });
+        return [];
+      } catch (error) {
+        return error instanceof ConfigError ? [...error.problems] : [String(error)];
+      }
+    };
+
+    it.each([
+      ['::/8 (covers ::ffff:0:0/96: every IPv4 caller)', '::/8', '8.8.8.8'],
+      ['::/0', '::/0', '203.0.113.9'],
+      ['::ffff:0:0/96 itself', '::ffff:0:0/96', '198.51.100.7'],
+      ['::ffff:10.0.0.0/104 (inside the mapped space)', '::ffff:10.0.0.0/104', '10.1.2.3'],
+    ])('an IPv6 range that reaches IPv4-mapped space, %s: refused by the configuration, and never matches an IPv4 caller', (_name, range, caller) => {
+      expect(configProblems(`10.20.0.0/16,${range}`)).toEqual([expect.stringMatching(/^INTERNAL_NETWORKS: .*overlaps the IPv4-mapped space ::ffff:0:0\/96/)]);
+      const networks = new NetworkSet([range]);
+      expect([networks.contains(caller), networks.contains(`::ffff:${caller}`)]).toEqual([false, false]);
+    });
+
+    it('private, unique-local and link-local ranges draw a warning at start unless INTERNAL_NETWORKS_PRIVATE_ENDPOINT=true; the config error no longer suggests fd00::/8', () => {
+      const warnings = (env: Record<string, string>) => configWarnings(loadConfig({ ...storage, ...env }));
+      const listed = '203.0.113.0/24,10.0.0.0/8,172.20.0.0/16,192.168.1.0/24,169.254.0.0/16,fd12:3456::/32,fe80::/10,2001:db8::/32';
+      expect(warnings({ INTERNAL_NETWORKS: listed }).map((warning) => warning.split(' is in ')[0])).toEqual(
+        ['10.0.0.0/8', '172.20.0.0/16', '192.168.1.0/24', '169.254.0.0/16', 'fd12:3456::/32', 'fe80::/10'].map((cidr) => `INTERNAL_NETWORKS: ${cidr}`),
+      );
+      expect(warnings({ INTERNAL_NETWORKS: listed, INTERNAL_NETWORKS_PRIVATE_ENDPOINT: 'true' })).toEqual([]);
+      expect(warnings({})).toEqual([]);
+      expect(configProblems('10.0.0.0/33').join('\n')).not.toMatch(/fd00::\/8/);
+    });
+
+    it('the local host says so in its start-up banner, once per private range', async () => {
+      const host = await startLocalHost({ INTERNAL_NETWORKS: '127.0.0.0/8,10.0.0.0/8,fd12:3456::/32' });
+      try {
+        const warnings = host.output().split('\n').filter((line) => line.includes('warning: INTERNAL_NETWORKS'));
+        expect(warnings).toEqual([expect.stringContaining('10.0.0.0/8 is in private (10.0.0.0/8)'), expect.stringContaining('fd12:3456::/32 is in unique-local (fc00::/7)')]);
+        expect(warnings[0]).toMatch(/only when devices reach this app through a private endpoint.*INTERNAL_NETWORKS_PRIVATE_ENDPOINT=true/);
+      } finally {
+        await host.stop();
+      }
+    }, 40_000);
   });
 });

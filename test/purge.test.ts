@@ -454,17 +454,37 @@ describe('purge: replay cache', () => {
 });
 
 describe('purge: revocations', () => {
-  it('drops a revocation 91 days after it was made, when every token the device could hold has expired, and keeps younger ones', async () => {
+  const revocation = (deviceId: string, revokedAt: number, certificateNotAfter: number | undefined) => ({
+    deviceId,
+    thumbprint: `thumbprint-of-${deviceId}`,
+    revokedAt,
+    certificateNotAfter,
+  });
+
+  it('drops a revocation of an expired certificate 91 days after it was made, when every token the device could hold has expired, and keeps younger ones', async () => {
     const list = new TableRevocationList(services.tables);
     const [old, young] = ['11111111-2222-8333-8444-555555555555', '66666666-7777-8888-8999-aaaaaaaaaaaa'];
-    await list.add(old, t0 - 91 * day - 1);
-    await list.add(young, t0 - 90 * day);
+    // Certificates that expired long ago: the token lifetime is what keeps these.
+    await list.add(revocation(old, t0 - 91 * day - 1, t0 - 200 * day));
+    await list.add(revocation(young, t0 - 90 * day, t0 - 200 * day));
     const summary = await purge();
     expect(summary.removed).toEqual({ ...nothingRemoved, revocations: 1 });
     expect(describePurge(summary)).toContain('1 expired revocations');
     expect(await new TableRevocationList(services.tables).isRevoked(old)).toBe(false);
     expect(await new TableRevocationList(services.tables).isRevoked(young)).toBe(true);
     expect((await purge()).removed).toEqual(nothingRemoved);
+  });
+
+  it("keeps a revocation until its certificate's notAfter + 300 s when that is later, and for good when the notAfter is unknown", async () => {
+    const list = new TableRevocationList(services.tables);
+    const [lapsed, live, unknown] = ['21111111-2222-8333-8444-555555555555', '31111111-2222-8333-8444-555555555555', '41111111-2222-8333-8444-555555555555'];
+    // Revoked a year ago: the token lifetime has long passed; only the certificates' validity counts.
+    await list.add(revocation(lapsed, t0 - 365 * day, t0 - 301));
+    await list.add(revocation(live, t0 - 365 * day, t0 - 299));
+    await list.add(revocation(unknown, t0 - 3650 * day, undefined));
+    expect((await purge()).removed).toEqual({ ...nothingRemoved, revocations: 1 });
+    const fresh = new TableRevocationList(services.tables);
+    expect([await fresh.isRevoked(lapsed), await fresh.isRevoked(live), await fresh.isRevoked(unknown)]).toEqual([false, true, true]);
   });
 });
 

@@ -1,12 +1,17 @@
-import { signProof, type DeviceIdentity } from '../cli/device/identity.js';
+import { createDeviceIdentity, signProof, thumbprintOf, type DeviceIdentity } from '../cli/device/identity.js';
+import { createBulkToken } from '../functions/createBulkToken.js';
+import { registerDevice } from '../functions/registerDevice.js';
+import { registerInternal } from '../functions/registerInternal.js';
 import { revokeDevice } from '../functions/revokeDevice.js';
+import { isoTime } from '../shared/clock.js';
 import { TableRevocationList } from '../shared/devices/revocationList.js';
 import { ServiceError } from '../shared/errors.js';
-import { createServices, type Services } from '../shared/services.js';
-import { serviceUrl } from './support/devices.js';
+import { createServices, useServices, type Services } from '../shared/services.js';
+import { deviceCall, serviceUrl } from './support/devices.js';
 import { adminBulkToken, enrolledDevice } from './support/enrol.js';
 import { bearer, invoke } from './support/invoke.js';
-import { installTestServices, testAdminKey, type TestServices } from './support/services.js';
+import { installTestServices, testAdminKey, testConfig, TestClock, type TestServices } from './support/services.js';
+import { dumpTables } from './support/tables.js';
 
 const day = 86_400;
 let services: TestServices;
@@ -68,8 +73,9 @@ describe('TableRevocationList and the purge', () => {
     const list = new TableRevocationList(services.tables);
     const now = services.clock.now();
     const [old, young] = ['11111111-2222-8333-8444-555555555555', '66666666-7777-8888-8999-aaaaaaaaaaaa'];
-    await list.add(old, now - 92 * day);
-    await list.add(young, now - 89 * day);
+    // Certificates that expired long ago: the 91 days of the device's tokens are what keep these.
+    await list.add({ deviceId: old, thumbprint: 'thumbprint-of-old', revokedAt: now - 92 * day, certificateNotAfter: now - 200 * day });
+    await list.add({ deviceId: young, thumbprint: 'thumbprint-of-young', revokedAt: now - 89 * day, certificateNotAfter: now - 200 * day });
     expect(await list.isRevoked(old)).toBe(true);
     expect((await services.purge.run()).removed.revocations).toBe(1);
     // Another instance, and this one after the change marker moved, both see the list as it is now.
@@ -79,4 +85,55 @@ describe('TableRevocationList and the purge', () => {
     expect(await list.isRevoked(old)).toBe(false);
     expect((await services.purge.run()).removed.revocations).toBe(0);
   });
+});
+
+describe('a revocation outlives the pairing until the certificate expires', () => {
+  it('a certificate valid 100 days, revoked on day 85: refused after the purge removed its pairing (day 97), kept until day 176, then refused as expired', async () => {
+    // Its own tables and clock, so that purging on day 97 and 177 touches nothing else.
+    const clock = new TestClock(services.clock.now());
+    const start = clock.now();
+    const instance = await createServices(testConfig(), { clock, signer: services.signer, admin: services.admin });
+    const admin = bearer(testAdminKey);
+    const device = await createDeviceIdentity('ec', { validDays: 100, notBefore: new Date((start - 300) * 1000) });
+    const notAfter = start - 300 + 100 * day;
+    useServices(instance);
+    try {
+      // A bulk token made just before each attempt: they last at most 7 days.
+      const register = async () => {
+        const bulk = (await invoke(createBulkToken, { path: '/api/bulk-tokens', headers: admin, body: { lifetimeMinutes: 60 } })).body.token as string;
+        return invoke(registerDevice, await deviceCall(device, '/api/register', { bearer: bulk, now: clock.now() }));
+      };
+      const registerInside = async () => {
+        const call = await deviceCall(device, '/api/register/internal', { now: clock.now() });
+        return invoke(registerInternal, { ...call, headers: { 'x-forwarded-for': '127.0.0.1' } });
+      };
+      const registered = await register();
+      expect(registered.status).toBe(201);
+      const deviceId = registered.body.deviceId as string;
+
+      clock.seconds = start + 85 * day;
+      expect((await invoke(revokeDevice, { path: `/api/devices/${deviceId}/revoke`, headers: admin, params: { id: deviceId } })).status).toBe(200);
+      const rows = (await dumpTables(instance.config.tablePrefix))[`${instance.config.tablePrefix}revocations`] ?? [];
+      // The row names the certificate and is kept to the later of its tokens' end (day 85 + 91) and its notAfter + 300 s.
+      expect(rows.find((row) => row.rowKey === deviceId)).toMatchObject({
+        thumbprint: thumbprintOf(device),
+        keepUntil: isoTime(Math.max(start + 176 * day, notAfter + 300)),
+      });
+
+      clock.seconds = start + 97 * day + 7200;
+      expect((await instance.purge.run()).removed).toMatchObject({ devices: 1, revocations: 0 });
+      expect((await register()).body.code).toBe('device_revoked');
+      expect((await registerInside()).body.code).toBe('device_revoked');
+
+      clock.seconds = start + 177 * day;
+      expect((await instance.purge.run()).removed.revocations).toBe(1);
+      // The certificate itself has expired by now: refused for that, on both paths.
+      for (const answer of [await register(), await registerInside()]) {
+        expect(answer).toMatchObject({ status: 400, body: { code: 'invalid_certificate' } });
+        expect(answer.body.detail).toMatch(/outside its validity period/);
+      }
+    } finally {
+      useServices(services);
+    }
+  }, 60_000);
 });

@@ -44,14 +44,17 @@ export class DeviceAdminService {
   }
 
   /**
-   * Revokes a device: renew and authenticate fail from then on, on every instance. The
-   * revocation list (what authenticate reads) is written first, then the pairing (what
-   * registration and renewal read, and what the device list shows). Both writes are
+   * Revokes a device's certificate: renew, authenticate and both registration paths refuse
+   * it from then on, on every instance, until the certificate expires (revocationList.ts).
+   * The revocation list (what authenticate and registration read) is written first, then the
+   * pairing (what renewal reads, and what the device list shows). Both writes are
    * idempotent, so an administrator who got an error just revokes again.
    */
   async revoke(deviceId: string): Promise<{ deviceId: string; status: 'revoked' }> {
-    if (!(await this.devices.get(deviceId))) throw new ServiceError('not_found', `no device has the id ${deviceId}`);
-    await this.revocations.add(deviceId, this.clock.now());
+    const pairing = await this.devices.get(deviceId);
+    if (!pairing) throw new ServiceError('not_found', `no device has the id ${deviceId}`);
+    const { thumbprint, certificateNotAfter } = pairing.value;
+    await this.revocations.add({ deviceId, thumbprint, revokedAt: this.clock.now(), certificateNotAfter });
     await this.change(deviceId, (current, now) =>
       current.status === 'revoked' ? undefined : { ...current, status: 'revoked', revokedAt: now },
     );

@@ -20,6 +20,11 @@ export interface DeviceRecord {
   expiresAt: number;
   approvedAt: number | undefined;
   revokedAt: number | undefined;
+  /**
+   * The end of the certificate's validity period, which a revocation must outlive. Unset in
+   * pairings stored before it was recorded (a revocation of such a device is kept for good).
+   */
+  certificateNotAfter?: number | undefined;
 }
 
 export interface DevicePage {

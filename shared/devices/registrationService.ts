@@ -6,6 +6,7 @@ import { AlreadyExistsError, ConcurrentUpdateError, type Versioned } from '../st
 import { deviceIdFor } from './deviceId.js';
 import type { DeviceClaims } from './deviceAuthenticator.js';
 import type { DeviceRecord, DeviceStore, RegistrationPath } from './deviceStore.js';
+import type { RevocationList } from './revocationList.js';
 import { deviceTokenAnswer, type DeviceTokenAnswer, type DeviceTokenIssuer } from './deviceTokens.js';
 
 export const pendingApprovalSeconds = (days: number) => days * 24 * 3600;
@@ -28,28 +29,40 @@ export class RegistrationService {
     private readonly tokens: DeviceTokenIssuer,
     private readonly clock: Clock,
     private readonly policy: { approvalMode: 'auto' | 'manual'; pendingApprovalDays: number },
+    private readonly revocations: RevocationList,
   ) {}
 
   /** Internet registration with a verified bulk token (its `jti` is `bulkTokenId`). */
   async registerWithBulkToken(bulkTokenId: string, certificate: DeviceCertificate): Promise<RegistrationResult> {
     const deviceId = deviceIdFor(certificate.thumbprint);
-    const existing = await this.devices.get(deviceId);
-    refuseRevoked(existing?.value);
+    // Before the bulk token's use: a revoked certificate spends none.
+    const existing = await this.unrevokedPairing(deviceId);
     await this.bulkTokens.admitDevice(bulkTokenId, deviceId);
-    return this.issue(deviceId, certificate.thumbprint, 'bulk', bulkTokenId, existing);
+    return this.issue(deviceId, certificate, 'bulk', bulkTokenId, existing);
   }
 
   /** Registration from an internal network, under the approval policy. */
   async registerInternal(certificate: DeviceCertificate): Promise<RegistrationResult> {
     const deviceId = deviceIdFor(certificate.thumbprint);
-    const existing = await this.devices.get(deviceId);
-    refuseRevoked(existing?.value);
+    const existing = await this.unrevokedPairing(deviceId);
     const approved = existing?.value.status === 'active' || this.policy.approvalMode === 'auto';
     if (!approved) {
-      if (!existing) await this.recordPending(deviceId, certificate.thumbprint);
+      if (!existing) await this.recordPending(deviceId, certificate);
       return { kind: 'pending', deviceId };
     }
-    return this.issue(deviceId, certificate.thumbprint, 'internal', undefined, existing);
+    return this.issue(deviceId, certificate, 'internal', undefined, existing);
+  }
+
+  /**
+   * The device's pairing, if any, after making sure its certificate is not revoked. The
+   * pairing says so while it exists; the revocation list says so after the purge removed it,
+   * until the certificate expires. Both are read at once.
+   */
+  private async unrevokedPairing(deviceId: string): Promise<Versioned<DeviceRecord> | undefined> {
+    const [existing, revoked] = await Promise.all([this.devices.get(deviceId), this.revocations.isRevoked(deviceId)]);
+    if (revoked) throw revokedError();
+    refuseRevoked(existing?.value);
+    return existing;
   }
 
   /**
@@ -65,17 +78,18 @@ export class RegistrationService {
       throw new ServiceError('device_revoked', 'this device has been revoked by an administrator');
     }
     if (record.value.status !== 'active') throw new ServiceError('invalid_token', 'the device is not approved');
-    const result = await this.issue(claims.deviceId, claims.thumbprint, claims.registration, claims.bulkTokenId, record);
+    const certificate = { thumbprint: claims.thumbprint, notAfter: record.value.certificateNotAfter };
+    const result = await this.issue(claims.deviceId, certificate, claims.registration, claims.bulkTokenId, record);
     if (result.kind !== 'issued') throw new Error('renewal never waits for approval');
     return result.answer;
   }
 
-  private async recordPending(deviceId: string, thumbprint: string): Promise<void> {
+  private async recordPending(deviceId: string, certificate: { thumbprint: string; notAfter: number }): Promise<void> {
     const now = this.clock.now();
     try {
       await this.devices.insert({
         deviceId,
-        thumbprint,
+        thumbprint: certificate.thumbprint,
         registration: 'internal',
         bulkTokenId: undefined,
         status: 'pending',
@@ -83,6 +97,7 @@ export class RegistrationService {
         expiresAt: now + pendingApprovalSeconds(this.policy.pendingApprovalDays),
         approvedAt: undefined,
         revokedAt: undefined,
+        certificateNotAfter: certificate.notAfter,
       });
     } catch (error) {
       // The same device's concurrent request recorded it first: the outcome is the same.
@@ -93,11 +108,12 @@ export class RegistrationService {
   /** Signs a token, then stores the pairing (new, or with its expiry moved); returns the token last. */
   private async issue(
     deviceId: string,
-    thumbprint: string,
+    certificate: { thumbprint: string; notAfter: number | undefined },
     registration: RegistrationPath,
     bulkTokenId: string | undefined,
     known: Versioned<DeviceRecord> | undefined,
   ): Promise<RegistrationResult> {
+    const { thumbprint } = certificate;
     const issued = await this.tokens.issue({ deviceId, thumbprint, registration, bulkTokenId });
     await this.storeActive(deviceId, known, (current) => ({
       deviceId,
@@ -110,6 +126,8 @@ export class RegistrationService {
       expiresAt: Math.max(issued.expiresAt, current?.expiresAt ?? 0),
       approvedAt: current?.approvedAt,
       revokedAt: undefined,
+      // What a revocation of this certificate must outlive (revocationList.ts).
+      certificateNotAfter: certificate.notAfter ?? current?.certificateNotAfter,
     }));
     return { kind: 'issued', answer: deviceTokenAnswer(deviceId, issued) };
   }
@@ -141,7 +159,9 @@ export class RegistrationService {
 }
 
 function refuseRevoked(record: DeviceRecord | undefined): void {
-  if (record?.status === 'revoked') {
-    throw new ServiceError('device_revoked', 'this device has been revoked by an administrator; it cannot register with the same certificate');
-  }
+  if (record?.status === 'revoked') throw revokedError();
+}
+
+function revokedError(): ServiceError {
+  return new ServiceError('device_revoked', 'this device has been revoked by an administrator; it cannot register with the same certificate');
 }

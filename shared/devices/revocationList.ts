@@ -1,15 +1,29 @@
 import { randomBytes } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
-import { isoTime } from '../clock.js';
+import { isoTime, maxClockSkewSeconds } from '../clock.js';
+import { deviceTokenLifetimeSeconds } from './deviceTokens.js';
 import { FreshRead } from '../storage/freshRead.js';
 import { storageCall } from '../storage/tableService.js';
 
-/** The revocations port, read on every device request. */
+/**
+ * A revoked certificate. The device id is derived from the certificate's thumbprint
+ * (docs/decisions/0002), so a revocation recorded under it is a revocation of that
+ * certificate: the same certificate always comes back under the same id.
+ */
+export interface Revocation {
+  deviceId: string;
+  thumbprint: string;
+  revokedAt: number;
+  /** The certificate's notAfter, if known; unknown means the revocation is kept for good. */
+  certificateNotAfter: number | undefined;
+}
+
+/** The revocations port, read on every device request and before every registration. */
 export interface RevocationList {
   /** Whether `deviceId` was revoked, as of some moment after this call began. */
   isRevoked(deviceId: string): Promise<boolean>;
   /** Records a revocation; once this returns, `isRevoked` says so on every instance. */
-  add(deviceId: string, revokedAt: number): Promise<void>;
+  add(revocation: Revocation): Promise<void>;
 }
 
 const what = 'Table Storage (revocations)';
@@ -27,9 +41,23 @@ export const epochCopies = 4;
  * 90 days before it (or by a renewal racing it), plus the clock skew verifiers allow. A day
  * covers the skew and any renewal that was in flight.
  */
-const keepSeconds = 91 * 86_400;
+const tokenKeepSeconds = deviceTokenLifetimeSeconds + 86_400;
+/** For a certificate whose notAfter is not known (a pairing stored before it was recorded). */
+const forever = Date.UTC(9999, 11, 31, 23, 59, 59) / 1000;
 
-type RevocationEntity = { partitionKey: string; rowKey: string; revokedAt: string; keepUntil: string };
+/**
+ * Until when a revocation is kept: until the certificate cannot be used anywhere any more -
+ * its notAfter plus the skew the certificate check allows, after which every path refuses it
+ * as expired - and never less than the device's tokens live. Dropping it sooner would let the
+ * same certificate register again (with any bulk token, or from inside) once the purge has
+ * removed its pairing.
+ */
+export function revocationKeptUntil(revokedAt: number, certificateNotAfter: number | undefined): number {
+  if (certificateNotAfter === undefined) return forever;
+  return Math.max(revokedAt + tokenKeepSeconds, certificateNotAfter + maxClockSkewSeconds);
+}
+
+type RevocationEntity = { partitionKey: string; rowKey: string; thumbprint: string; revokedAt: string; keepUntil: string };
 
 /**
  * Revoked device ids in table `revocations`, so that authenticate needs no read of the
@@ -39,8 +67,8 @@ type RevocationEntity = { partitionKey: string; rowKey: string; revokedAt: strin
  * current: it reads a change marker (`epoch-<n>`), which every revocation rewrites after
  * adding its row, and reloads the list when the marker's ETag differs from the one it loaded
  * under. Those marker reads are shared by concurrent requests (FreshRead), never older than
- * the request. The list is small - revocations are rare and are dropped once the device's
- * tokens have all expired - so a reload is one query.
+ * the request. The list is small - revocations are rare, a row is a few dozen bytes in
+ * memory, and each is dropped once its certificate has expired - so a reload is one query.
  */
 export class TableRevocationList implements RevocationList {
   static readonly tableName = 'revocations';
@@ -55,17 +83,23 @@ export class TableRevocationList implements RevocationList {
     return (await this.current.get()).has(deviceId);
   }
 
-  async add(deviceId: string, revokedAt: number): Promise<void> {
+  async add({ deviceId, thumbprint, revokedAt, certificateNotAfter }: Revocation): Promise<void> {
     const client = await this.client();
-    const row: RevocationEntity = { partitionKey: revokedPartition, rowKey: deviceId, revokedAt: isoTime(revokedAt), keepUntil: isoTime(revokedAt + keepSeconds) };
+    const row: RevocationEntity = {
+      partitionKey: revokedPartition,
+      rowKey: deviceId,
+      thumbprint,
+      revokedAt: isoTime(revokedAt),
+      keepUntil: isoTime(revocationKeptUntil(revokedAt, certificateNotAfter)),
+    };
     // The row first, the markers after: a reader that sees a new marker finds the row.
     await storageCall(what, () => client.upsertEntity(row, 'Replace'));
     await this.markChanged(client);
   }
 
   /**
-   * The revocations whose every token has expired, as a filter over this table: the purge
-   * deletes them with its own helpers, then calls `announceChange`.
+   * The revocations whose certificate has expired (and every token with it), as a filter
+   * over this table: the purge deletes them with its own helpers, then calls `announceChange`.
    */
   static expiredFilter(now: number): string {
     // ISO times in one format compare as strings.
@@ -74,8 +108,8 @@ export class TableRevocationList implements RevocationList {
 
   /**
    * Rewrites the change markers, so that every instance reloads the list at its next check.
-   * After a drop this is not needed for safety (a dropped row's tokens have all expired), but
-   * it lets instances shed the ids.
+   * After a drop this is not needed for safety (a dropped row's certificate has expired, and
+   * every path refuses it), but it lets instances shed the ids.
    */
   async announceChange(): Promise<void> {
     await this.markChanged(await this.client());

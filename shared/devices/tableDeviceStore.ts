@@ -21,6 +21,7 @@ type DeviceEntity = {
   expiresAt: string;
   approvedAt?: string;
   revokedAt?: string;
+  certificateNotAfter?: string;
 };
 
 /**
@@ -170,6 +171,7 @@ function toEntity(record: DeviceRecord): DeviceEntity {
     expiresAt: isoTime(record.expiresAt),
     ...(record.approvedAt === undefined ? {} : { approvedAt: isoTime(record.approvedAt) }),
     ...(record.revokedAt === undefined ? {} : { revokedAt: isoTime(record.revokedAt) }),
+    ...(record.certificateNotAfter === undefined ? {} : { certificateNotAfter: isoTime(record.certificateNotAfter) }),
   };
 }
 
@@ -184,5 +186,6 @@ function fromEntity(entity: TableEntityResult<DeviceEntity>): DeviceRecord {
     expiresAt: epochSeconds(entity.expiresAt),
     approvedAt: entity.approvedAt === undefined ? undefined : epochSeconds(entity.approvedAt),
     revokedAt: entity.revokedAt === undefined ? undefined : epochSeconds(entity.revokedAt),
+    certificateNotAfter: entity.certificateNotAfter === undefined ? undefined : epochSeconds(entity.certificateNotAfter),
   };
 }

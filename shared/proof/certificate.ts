@@ -9,6 +9,17 @@ const ecCurves: Record<string, { alg: 'ES256' | 'ES384' }> = {
   secp384r1: { alg: 'ES384' },
 };
 export const minRsaBits = 2048;
+/**
+ * The largest RSA modulus accepted. With the exponent fixed at 65537 a verification costs
+ * about the square of the modulus length, so 4096 bits bounds it at a few times RSA 2048's.
+ */
+export const maxRsaBits = 4096;
+/**
+ * The only RSA public exponent accepted: what every key generator uses. Verification time
+ * grows with the exponent's length; without this bound a 3,070-bit exponent made one
+ * verification cost 200 times RSA 2048's (docs/performance.md).
+ */
+export const rsaExponent = 65537n;
 /** Larger than any certificate a device makes for itself; bounds the parser's work. */
 const maxCertificateBytes = 8192;
 
@@ -18,12 +29,24 @@ export interface DeviceCertificate {
   publicKey: KeyObject;
   /** Proof algorithms this key may sign with. */
   algorithms: string[];
+  /** The end of the certificate's validity period, seconds since the epoch. */
+  notAfter: number;
+}
+
+/**
+ * A proof's `x5c` as sent, decoded but not parsed: its DER and that DER's thumbprint. Both
+ * cost a base64 decode and one SHA-256 of at most 8 KiB, so a route that knows which
+ * certificate to expect (a device token's `cnf`) compares the thumbprint before any
+ * certificate parsing or signature verification.
+ */
+export interface PresentedCertificate {
+  der: Buffer;
+  thumbprint: string;
 }
 
 /** A certificate that parsed, carries an accepted key and is signed by it: all that does not depend on the time. */
 interface ParsedCertificate extends DeviceCertificate {
   notBefore: number;
-  notAfter: number;
   validFrom: string;
   validTo: string;
 }
@@ -32,21 +55,25 @@ interface ParsedCertificate extends DeviceCertificate {
 export const defaultCertificateCacheSize = 10_000;
 
 /**
- * Checks a device's self-signed certificate: parses as X.509, carries RSA >= 2048 bits or
- * EC P-256/P-384, is inside its validity period, and is self-signed by its own key.
+ * Checks a device's self-signed certificate: one DER certificate with nothing after it,
+ * carrying RSA 2048-4096 bits with exponent 65537 or EC P-256/P-384, inside its validity
+ * period, and self-signed by its own key.
  */
 export function checkDeviceCertificate(x5c: unknown, nowSeconds: number): DeviceCertificate {
-  return checkValidity(parseDeviceCertificate(certificateText(x5c)), nowSeconds);
+  return checkValidity(parseDeviceCertificate(presentedCertificate(x5c)), nowSeconds);
 }
 
 /**
  * The same check, remembering certificates that passed. A device sends the same certificate
  * with every proof, and parsing it, verifying its self-signature and importing its key cost
  * more than the rest of a request; none of that depends on anything but the certificate's
- * bytes, so the exact x5c text is the key. The validity period is checked against the clock
- * on every call. Only certificates that passed are kept: filling the cache costs an attacker
- * a valid self-signed certificate per entry, and the bound caps what that achieves.
- * Keeping the same KeyObject also lets jose reuse the WebCrypto key it made from it.
+ * bytes, so the SHA-256 of the DER (its thumbprint) is the key - not the x5c text, of which
+ * an attacker can make many spellings of one certificate (or of one certificate with bytes
+ * after it), each a miss that evicts a device's entry. The validity period is checked
+ * against the clock on every call. Only certificates that passed are kept: filling the
+ * cache costs an attacker a valid self-signed certificate per entry, and the bound caps what
+ * that achieves. Keeping the same KeyObject also lets jose reuse the WebCrypto key it made
+ * from it.
  */
 export class DeviceCertificateChecker {
   private readonly cache: BoundedCache<string, ParsedCertificate>;
@@ -56,17 +83,21 @@ export class DeviceCertificateChecker {
   }
 
   check(x5c: unknown, nowSeconds: number): DeviceCertificate {
-    const text = certificateText(x5c);
-    let parsed = this.cache.get(text);
+    return this.checkPresented(presentedCertificate(x5c), nowSeconds);
+  }
+
+  checkPresented(presented: PresentedCertificate, nowSeconds: number): DeviceCertificate {
+    let parsed = this.cache.get(presented.thumbprint);
     if (!parsed) {
-      parsed = parseDeviceCertificate(text);
-      this.cache.set(text, parsed);
+      parsed = parseDeviceCertificate(presented);
+      this.cache.set(presented.thumbprint, parsed);
     }
     return checkValidity(parsed, nowSeconds);
   }
 }
 
-function certificateText(x5c: unknown): string {
+/** Checks the shape of `x5c` (one standard-base64 entry of at most 8 KiB) and decodes it. */
+export function presentedCertificate(x5c: unknown): PresentedCertificate {
   if (!Array.isArray(x5c) || x5c.length !== 1 || typeof x5c[0] !== 'string') {
     throw new ServiceError('invalid_proof', 'the proof header must carry x5c: [<base64 DER of the device certificate>]');
   }
@@ -74,29 +105,36 @@ function certificateText(x5c: unknown): string {
   if (encoded.length > (maxCertificateBytes * 4) / 3 + 4 || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
     throw new ServiceError('invalid_certificate', 'x5c[0] must be the certificate DER in standard base64, at most 8 KiB');
   }
-  return encoded;
+  const der = Buffer.from(encoded, 'base64');
+  return { der, thumbprint: certificateThumbprint(der) };
 }
 
-function parseDeviceCertificate(encoded: string): ParsedCertificate {
+function parseDeviceCertificate({ der, thumbprint }: PresentedCertificate): ParsedCertificate {
   let certificate: X509Certificate;
   try {
-    certificate = new X509Certificate(Buffer.from(encoded, 'base64'));
+    certificate = new X509Certificate(der);
   } catch {
     throw new ServiceError('invalid_certificate', 'x5c[0] does not parse as an X.509 certificate');
+  }
+  // OpenSSL parses the first certificate and ignores whatever follows it; the DER it keeps
+  // must be all that was sent, or one certificate would have endless thumbprints.
+  if (!certificate.raw.equals(der)) {
+    throw new ServiceError('invalid_certificate', 'x5c[0] must hold exactly one DER certificate with nothing after it');
   }
   let publicKey: KeyObject;
   try {
     publicKey = certificate.publicKey;
   } catch {
     // It parsed as X.509, but node cannot decode its key (say, an unknown algorithm OID).
-    throw new ServiceError('invalid_certificate', "the certificate's public key cannot be read; use RSA (2048+ bits) or EC P-256/P-384");
+    throw new ServiceError('invalid_certificate', `the certificate's public key cannot be read; use ${acceptedKeys}`);
   }
+  // The key is checked before the self-signature: verifying with an unbounded key is the cost to avoid.
   const algorithms = allowedAlgorithms(publicKey);
   if (!certificate.verify(publicKey)) {
     throw new ServiceError('invalid_certificate', 'the certificate is not self-signed by its own key');
   }
   return {
-    thumbprint: certificateThumbprint(certificate.raw),
+    thumbprint,
     publicKey,
     algorithms,
     notBefore: Date.parse(certificate.validFrom) / 1000,
@@ -115,12 +153,14 @@ function checkValidity(certificate: ParsedCertificate, nowSeconds: number): Devi
       `the certificate is outside its validity period (${certificate.validFrom} to ${certificate.validTo}); make a new one`,
     );
   }
-  return { thumbprint: certificate.thumbprint, publicKey: certificate.publicKey, algorithms: certificate.algorithms };
+  return { thumbprint: certificate.thumbprint, publicKey: certificate.publicKey, algorithms: certificate.algorithms, notAfter: certificate.notAfter };
 }
 
 export function certificateThumbprint(der: Uint8Array): string {
   return createHash('sha256').update(der).digest('base64url');
 }
+
+const acceptedKeys = 'RSA (2048 to 4096 bits, exponent 65537) or EC P-256/P-384';
 
 function allowedAlgorithms(key: KeyObject): string[] {
   const details = key.asymmetricKeyDetails;
@@ -128,6 +168,14 @@ function allowedAlgorithms(key: KeyObject): string[] {
     const bits = details?.modulusLength ?? 0;
     if (bits < minRsaBits) {
       throw new ServiceError('invalid_certificate', `the certificate's RSA key has ${bits} bits; at least ${minRsaBits} are required`);
+    }
+    if (bits > maxRsaBits) {
+      throw new ServiceError('invalid_certificate', `the certificate's RSA key has ${bits} bits; at most ${maxRsaBits} are accepted`);
+    }
+    if (details?.publicExponent !== rsaExponent) {
+      const exponent = details?.publicExponent;
+      const shown = exponent === undefined ? '(unknown)' : exponent < 2n ** 32n ? String(exponent) : `a ${exponent.toString(2).length}-bit number`;
+      throw new ServiceError('invalid_certificate', `the certificate's RSA public exponent is ${shown}; only ${rsaExponent} is accepted`);
     }
     return ['RS256', 'PS256'];
   }
@@ -138,8 +186,5 @@ function allowedAlgorithms(key: KeyObject): string[] {
     }
     return [curve.alg];
   }
-  throw new ServiceError(
-    'invalid_certificate',
-    `the certificate's key type ${key.asymmetricKeyType ?? '(unknown)'} is not accepted; use RSA (2048+ bits) or EC P-256/P-384`,
-  );
+  throw new ServiceError('invalid_certificate', `the certificate's key type ${key.asymmetricKeyType ?? '(unknown)'} is not accepted; use ${acceptedKeys}`);
 }

@@ -46,7 +46,7 @@ interface Run {
  *   where the previous run stopped (PurgeState);
  * - bulk-token records and their use rows BULK_TOKEN_RETENTION_DAYS after expiry, via `bulktokenexpiry`;
  * - replay-cache entries whose proof window has closed: whole past-hour partitions of `replay`;
- * - revocations once every token of the device has expired (`revocations`, one small partition).
+ * - revocations once the certificate and every token of the device have expired (`revocations`, one small partition).
  * Every cut-off also allows the clock skew the verifiers tolerate. A run that outlasts its
  * time budget stops between batches; deletes are idempotent, so the next run just continues.
  */
@@ -158,7 +158,8 @@ export class PurgeService {
   }
 
   /**
-   * Revocations whose every token has expired (TableRevocationList keeps them 91 days). The
+   * Revocations whose certificate has expired, and every token with it (TableRevocationList
+   * keeps them until the certificate's notAfter + 300 s, at least 91 days). The
    * list is one small partition - revocations are rare - so it is read by a filter, not
    * through an index, and deleted like every other kind (404 = already gone).
    */

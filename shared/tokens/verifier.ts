@@ -25,10 +25,19 @@ interface VerifiedToken {
  * Verifies the service's own tokens with jose: the key is chosen by `kid` among the keys the
  * signer publishes, and only that key's algorithm is allowed, so `none`, HMAC, algorithm
  * substitution and unknown `kid`s all fail.
+ *
+ * Only keys the signer publishes NOW verify. Every call reads the signer's current set (the
+ * Key Vault signer keeps it in memory and re-lists versions at most once per refresh
+ * interval, so this costs no Key Vault call per request), and when the set has changed the
+ * keys and remembered tokens of versions no longer in it are dropped. A version an operator
+ * disables after a leak thus stops verifying on every instance within one refresh interval,
+ * for tokens an instance has seen and for those it has not (docs/deployment.md).
  */
 export class TokenVerifier {
   private imported = new Map<string, { jwk: PublicJwk; key: Promise<ImportedKey> }>();
   private readonly verified: BoundedCache<string, VerifiedToken>;
+  /** The kids of the published set the caches were last pruned against, in the signer's order. */
+  private publishedKids = '';
 
   constructor(
     private readonly signer: TokenSigner,
@@ -44,19 +53,20 @@ export class TokenVerifier {
    * A device presents the same token with every request for a month. Everything about a
    * token but its time window depends only on its bytes and on the key its kid names, so a
    * token that verified once is remembered under the SHA-256 of its exact text (and the
-   * type asked for): later calls check the time window against the clock and that the key is
-   * still one this instance trusts, and skip the signature. Only tokens that verified are
-   * kept, and the cache is bounded.
+   * type asked for): later calls check the time window against the clock and that its key
+   * is still published, and skip the signature. Only tokens that verified are kept, and the
+   * cache is bounded.
    */
   async verify(token: string, typ: TokenType, what: string): Promise<JWTPayload> {
     if (token.length > maxTokenLength) {
       throw new ServiceError('invalid_token', `the ${what} is longer than any token this service issues`);
     }
+    const published = await this.publishedKeys();
     const cacheKey = `${typ} ${createHash('sha256').update(token, 'utf8').digest('base64url')}`;
     const known = this.verified.get(cacheKey);
-    if (known && this.imported.has(known.kid)) return this.checkTimes(known, what);
+    if (known && published.some((jwk) => jwk.kid === known.kid)) return this.checkTimes(known, what);
     try {
-      const { payload, protectedHeader } = await jwtVerify(token, this.keyFor, {
+      const { payload, protectedHeader } = await jwtVerify(token, this.keyFor(published), {
         typ,
         issuer: this.options.issuer,
         audience: this.options.audience,
@@ -83,33 +93,40 @@ export class TokenVerifier {
     return token.payload;
   }
 
-  private readonly keyFor: JWTVerifyGetKey = async (header) => {
-    const kid = header.kid;
-    if (typeof kid !== 'string') throw new ServiceError('invalid_token', 'the token header has no kid');
-    const entry = await this.lookup(kid);
-    if (!entry) throw new ServiceError('invalid_token', 'the token was signed by a key this service does not know (kid)');
-    if (header.alg !== entry.jwk.alg) {
-      throw new ServiceError('invalid_token', `the token's alg does not match its key (expected ${entry.jwk.alg})`);
-    }
-    return entry.key;
-  };
-
-  private async lookup(kid: string): Promise<{ jwk: PublicJwk; key: Promise<ImportedKey> } | undefined> {
-    const known = this.imported.get(kid);
-    if (known) return known;
-    // The signer caches its key set; asking again picks up a rotation another instance made.
-    const jwk = (await this.signer.publicKeys()).find((candidate) => candidate.kid === kid);
-    if (!jwk) return undefined;
-    const entry = { jwk, key: importJWK(jwk, jwk.alg) };
-    this.imported.set(kid, entry);
-    return entry;
+  private keyFor(published: readonly PublicJwk[]): JWTVerifyGetKey {
+    return async (header) => {
+      const kid = header.kid;
+      if (typeof kid !== 'string') throw new ServiceError('invalid_token', 'the token header has no kid');
+      const jwk = published.find((candidate) => candidate.kid === kid);
+      if (!jwk) throw new ServiceError('invalid_token', 'the token was signed by a key this service does not know or no longer publishes (kid)');
+      if (header.alg !== jwk.alg) {
+        throw new ServiceError('invalid_token', `the token's alg does not match its key (expected ${jwk.alg})`);
+      }
+      let entry = this.imported.get(kid);
+      if (!entry) {
+        entry = { jwk, key: importJWK(jwk, jwk.alg) };
+        this.imported.set(kid, entry);
+      }
+      return entry.key;
+    };
   }
 
-  /** Drops keys no longer published (after a rotation's retention ran out). */
-  async prune(): Promise<void> {
-    const live = new Set((await this.signer.publicKeys()).map((jwk) => jwk.kid));
-    for (const kid of this.imported.keys()) if (!live.has(kid)) this.imported.delete(kid);
-    this.verified.retain((token) => live.has(token.kid));
+  /**
+   * The signer's published keys, after dropping what this instance remembers of versions no
+   * longer among them. The set changes only when the signer refreshes it, so the drop runs
+   * once per change, not per call.
+   */
+  private async publishedKeys(): Promise<readonly PublicJwk[]> {
+    // The signer caches its key set; asking again picks up a rotation another instance made.
+    const published = await this.signer.publicKeys();
+    const kids = published.map((jwk) => jwk.kid).join(' ');
+    if (kids !== this.publishedKids) {
+      const live = new Set(published.map((jwk) => jwk.kid));
+      for (const kid of this.imported.keys()) if (!live.has(kid)) this.imported.delete(kid);
+      this.verified.retain((token) => live.has(token.kid));
+      this.publishedKids = kids;
+    }
+    return published;
   }
 }
 

@@ -154,6 +154,11 @@ param deviceRetentionDays int = 7
 @maxValue(3650)
 param pendingApprovalDays int = 30
 
+@description('Optional. Partitions per hour of the replay cache (docs/capacity.md). Safe to change while devices are active (docs/decisions/0008).')
+@minValue(1)
+@maxValue(256)
+param replayShards int = 16
+
 // Variables
 
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
@@ -198,6 +203,7 @@ var appSettings = {
   BULK_TOKEN_RETENTION_DAYS: string(bulkTokenRetentionDays)
   DEVICE_RETENTION_DAYS: string(deviceRetentionDays)
   PENDING_APPROVAL_DAYS: string(pendingApprovalDays)
+  REPLAY_SHARDS: string(replayShards)
 }
 
 // Resources

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
  * an entity-group transaction (`$batch`) one per operation in it, all in its one partition,
  * admitted or refused as a whole. Queries and table operations pass uncounted. The budget is
  * a token bucket per partition holding one second's worth: a request is admitted while the
- * bucket is not empty and then takes its entities (it may go below zero, so a transaction
+ * bucket holds at least one entity's worth and then takes its entities (it may go below zero, so a transaction
  * bigger than the budget still passes, then the partition rests), so over any stretch a
  * partition serves about `entitiesPerSecond`.
  *
@@ -87,6 +87,7 @@ export class ThrottlingProxy {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
   private entitiesPerSecond: number;
   private lose: { remaining: number; matches: (charge: Charge) => boolean } | undefined;
+  private refuse: { remaining: number; matches: (charge: Charge) => boolean } | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -113,6 +114,11 @@ export class ThrottlingProxy {
     this.buckets.clear();
   }
 
+  /** The next `count` counted requests that `matches` are throttled whatever the budget: a short burst of ServerBusy. */
+  throttleNext(count: number, matches: (charge: Charge) => boolean = () => true): void {
+    this.refuse = { remaining: count, matches };
+  }
+
   /**
    * The next `count` counted write requests that `matches` are applied, but answered 503
    * ServerBusy as if the answer had been lost - what a client sees when the service applied
@@ -133,7 +139,9 @@ export class ThrottlingProxy {
       const body = await readBody(request);
       const charge = chargeOf(request.method ?? 'GET', request.url ?? '/', body.toString('utf8'));
       const counted = charge && (this.options.throttles?.(charge.table) ?? true) ? charge : undefined;
-      if (counted && !this.admit(counted)) {
+      const refused = counted && this.refuse && this.refuse.remaining > 0 && this.refuse.matches(counted);
+      if (refused && this.refuse) this.refuse.remaining--;
+      if (counted && (refused || !this.admit(counted))) {
         this.counts.throttled++;
         serverBusy(response, request.headers);
         return;
@@ -164,7 +172,7 @@ export class ThrottlingProxy {
     bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.at) / 1000) * capacity);
     bucket.at = now;
     this.buckets.set(key, bucket);
-    if (bucket.tokens <= 0) return false;
+    if (bucket.tokens < 1) return false;
     bucket.tokens -= charge.entities;
     return true;
   }

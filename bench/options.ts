@@ -1,3 +1,4 @@
+import { defaultReplayShards, maxReplayShards } from '../shared/proof/replayShardCount.js';
 import type { BenchKeyType } from './devices.js';
 /** Command-line options of `npm run bench -- [options]`. */
 export interface BenchOptions {
@@ -18,9 +19,13 @@ export interface BenchOptions {
   soakMaxMinutes: number;
   heapBoundMb: number;
   hostCpuProf: string | undefined;
+  throttleBudget: number | 'auto';
+  throttleShards: number[];
+  throttleConcurrency: number;
+  throttleDuration: number;
 }
 
-export const allParts = ['authenticate', 'breakdown', 'registration', 'startup', 'soak'] as const;
+export const allParts = ['authenticate', 'breakdown', 'registration', 'startup', 'soak', 'throttled'] as const;
 export type Part = (typeof allParts)[number];
 
 export const usage = `npm run bench -- [options]
@@ -43,6 +48,11 @@ export const usage = `npm run bench -- [options]
   --soak-concurrency N     (soak) default 16
   --soak-max-minutes N     (soak) stop after this long, as a failure; default 30
   --heap-bound-mb N        (soak) largest heap growth accepted; default 10
+  --throttle-budget N|auto (throttled) entities/s each replay-cache partition serves; default auto: an eighth of the
+                           rate a first run without a limit reaches on this machine
+  --throttle-shards LIST   (throttled) REPLAY_SHARDS of each run; default 1,${defaultReplayShards} (1 and the default)
+  --throttle-concurrency N (throttled) default 64
+  --throttle-duration S    (throttled) seconds of each timed run; default 10
   --host-cpu-prof DIR      (a) CPU-profile the host during each timed authenticate run, into DIR/*.cpuprofile
                            (summarise one with: node dist/bench/cpuProfile.js FILE)
 `;
@@ -66,6 +76,10 @@ export function parseOptions(argv: string[]): BenchOptions {
     soakMaxMinutes: 30,
     heapBoundMb: 10,
     hostCpuProf: undefined,
+    throttleBudget: 'auto',
+    throttleShards: [1, defaultReplayShards],
+    throttleConcurrency: 64,
+    throttleDuration: 10,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] ?? '';
@@ -131,6 +145,18 @@ export function parseOptions(argv: string[]): BenchOptions {
         break;
       case '--heap-bound-mb':
         options.heapBoundMb = number(flag, value, 0, 100_000);
+        break;
+      case '--throttle-budget':
+        options.throttleBudget = value === 'auto' ? 'auto' : integer(flag, value, 1, 100_000);
+        break;
+      case '--throttle-shards':
+        options.throttleShards = value.split(',').map((count) => integer(flag, count, 1, maxReplayShards));
+        break;
+      case '--throttle-concurrency':
+        options.throttleConcurrency = integer(flag, value, 1, 1024);
+        break;
+      case '--throttle-duration':
+        options.throttleDuration = number(flag, value, 0.5, 600);
         break;
       case '--host-cpu-prof':
         options.hostCpuProf = value;

@@ -113,11 +113,12 @@ function judge(answer: Answer, built: Built, writes: TableWrite[], allowed: Set<
   } else {
     const violation = problemViolation(answer);
     if (violation) throw new Error(`malformed refusal: ${violation} — ${context()}`);
-    // The replay cache's claim, and the instance's note of its shard count (not request data).
+    // Allowed: the replay cache's claim, and the instance's note of the shard count it claims
+    // under - housekeeping, not request data, which a background refresh may write during any request.
     const stray = writes.filter(
       (write) =>
         !(built.replayAllowed && write.table === TableReplayCache.tableName && write.operation === 'createEntity') &&
-        !(built.replayAllowed && write.table === TableReplayShardRegistry.tableName && write.operation === 'upsertEntity'),
+        !(write.table === TableReplayShardRegistry.tableName && write.operation === 'upsertEntity'),
     );
     if (stray.length > 0) throw new Error(`refused (${String(answer.body.code)}) but wrote: ${describeWrites(stray)}`);
   }

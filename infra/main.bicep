@@ -154,7 +154,7 @@ param deviceRetentionDays int = 7
 @maxValue(3650)
 param pendingApprovalDays int = 30
 
-@description('Optional. Partitions per hour of the replay cache (docs/capacity.md). Safe to change while devices are active (docs/decisions/0008).')
+@description('Optional. Partitions per hour of the replay cache (docs/capacity.md). Safe to change while devices are active (docs/decisions/0011).')
 @minValue(1)
 @maxValue(256)
 param replayShards int = 16

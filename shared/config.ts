@@ -84,7 +84,7 @@ const schema = z
     DEVICE_RETENTION_DAYS: wholeNumberText(0, 3_650).default(7),
     PENDING_APPROVAL_DAYS: wholeNumberText(1, 3_650).default(30),
     // Partitions per hour of the replay cache (docs/capacity.md; a change is safe while
-    // proofs are live: docs/decisions/0008).
+    // proofs are live: docs/decisions/0011).
     REPLAY_SHARDS: wholeNumberText(1, maxReplayShards).default(defaultReplayShards),
   })
   .superRefine((env, ctx) => {

@@ -23,7 +23,7 @@ export interface ReplayCache {
  *
  * While instances run with different shard counts (a change of REPLAY_SHARDS rolling out), a
  * claim inserts under every count in force (TableReplayShardRegistry) and is refused if any
- * of them already holds the jti: decision 0008. If the store cannot be reached the claim
+ * of them already holds the jti: decision 0011. If the store cannot be reached the claim
  * fails (503): the check is never skipped.
  */
 export class TableReplayCache implements ReplayCache {

@@ -37,7 +37,7 @@ interface View {
 }
 
 /**
- * The shard counts in use across the deployment (docs/decisions/0008). Each instance writes
+ * The shard counts in use across the deployment (docs/decisions/0011). Each instance writes
  * "count N was in use at time T" (one row per count, upserted) and then reads every row;
  * it claims in the partition of every count seen within `keepSeconds`. Of any two
  * instances, the one whose write came second reads the other's row, so any two claims of

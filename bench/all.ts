@@ -17,6 +17,7 @@ import { SeededRandom } from './random.js';
 import { registrationBench } from './registrationBench.js';
 import { soakBench } from './soak.js';
 import { startupBench } from './startupBench.js';
+import { throttledBench } from './throttledBench.js';
 
 async function main(options: BenchOptions): Promise<boolean> {
   const random = new SeededRandom(options.seed);
@@ -28,7 +29,7 @@ async function main(options: BenchOptions): Promise<boolean> {
   // Table names may not repeat between runs against one Azurite; the prefix is per run.
   const runId = randomBytes(3).toString('hex');
   let azurite: BenchAzurite | undefined;
-  const needsAzurite = options.parts.some((part) => part === 'breakdown' || part === 'registration' || part === 'soak' || part === 'attackCost') || options.authStorage.includes('worker');
+  const needsAzurite = options.parts.some((part) => part === 'breakdown' || part === 'registration' || part === 'soak' || part === 'attackCost' || part === 'throttled') || options.authStorage.includes('worker');
   let ok = true;
   try {
     if (needsAzurite) azurite = await startBenchAzurite();
@@ -71,6 +72,21 @@ async function main(options: BenchOptions): Promise<boolean> {
           break;
         case 'attackCost':
           report = await attackCost({ azurite: required(azurite), tablePrefix: `bx${runId}`, requests: options.attackRequests }, partRandom);
+        case 'throttled':
+          report = await throttledBench(
+            {
+              azurite: required(azurite),
+              tablePrefix: `bt${runId}`,
+              budget: options.throttleBudget,
+              shards: options.throttleShards,
+              concurrency: options.throttleConcurrency,
+              durationSeconds: options.throttleDuration,
+              warmupSeconds: options.warmupSeconds,
+              devices: options.devices,
+              deviceKey: options.deviceKey,
+            },
+            partRandom,
+          );
           break;
         case 'soak':
           report = await soakBench(

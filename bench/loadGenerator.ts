@@ -1,4 +1,4 @@
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { LatencyHistogram } from './histogram.js';
 
 export interface LoadRequest {
@@ -20,6 +20,8 @@ export interface LoadOptions {
   expectStatus: number;
   /** Per-request cap; a request that takes longer is abandoned and counted as an error. */
   timeoutMs?: number;
+  /** Sees every answer's status and headers (0 and none for a network failure), e.g. to check Retry-After. */
+  onAnswer?: (status: number, headers: IncomingHttpHeaders, latencyUs: number) => void;
 }
 
 export interface LoadResult {
@@ -62,7 +64,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       if (!next) return;
       const sent = performance.now();
       const answer = await send(agent, origin, next, timeoutMs);
-      latency.record((performance.now() - sent) * 1000);
+      const latencyUs = (performance.now() - sent) * 1000;
+      latency.record(latencyUs);
+      options.onAnswer?.(answer.status, answer.headers, latencyUs);
       completed++;
       if (answer.status !== options.expectStatus) {
         errors++;
@@ -78,7 +82,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   return { completed, errors, unexpected, samples, elapsedMs, rps: completed / (elapsedMs / 1000), latency };
 }
 
-function send(agent: Agent, origin: URL, load: LoadRequest, timeoutMs: number): Promise<{ status: number; body: string }> {
+function send(agent: Agent, origin: URL, load: LoadRequest, timeoutMs: number): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   return new Promise((done) => {
     const headers = load.body ? { ...load.headers, 'content-length': String(load.body.byteLength) } : load.headers;
     const req = httpRequest(
@@ -90,12 +94,12 @@ function send(agent: Agent, origin: URL, load: LoadRequest, timeoutMs: number): 
         res.on('data', (chunk: Buffer) => {
           if (status >= 300 && chunks.length < 4) chunks.push(chunk);
         });
-        res.on('end', () => done({ status, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', (error) => done({ status: 0, body: error.message }));
+        res.on('end', () => done({ status, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (error) => done({ status: 0, headers: {}, body: error.message }));
       },
     );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (error) => done({ status: 0, body: error.message }));
+    req.on('error', (error) => done({ status: 0, headers: {}, body: error.message }));
     req.end(load.body);
   });
 }

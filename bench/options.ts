@@ -1,3 +1,4 @@
+import { defaultReplayShards, maxReplayShards } from '../shared/proof/replayShardCount.js';
 import type { BenchKeyType } from './devices.js';
 /** Command-line options of `npm run bench -- [options]`. */
 export interface BenchOptions {
@@ -19,9 +20,13 @@ export interface BenchOptions {
   heapBoundMb: number;
   hostCpuProf: string | undefined;
   attackRequests: number;
+  throttleBudget: number | 'auto';
+  throttleShards: number[];
+  throttleConcurrency: number;
+  throttleDuration: number;
 }
 
-export const allParts = ['authenticate', 'breakdown', 'registration', 'startup', 'soak', 'attackCost'] as const;
+export const allParts = ['authenticate', 'breakdown', 'registration', 'startup', 'soak', 'attackCost', 'throttled'] as const;
 export type Part = (typeof allParts)[number];
 
 export const usage = `npm run bench -- [options]
@@ -45,6 +50,11 @@ export const usage = `npm run bench -- [options]
   --soak-max-minutes N     (soak) stop after this long, as a failure; default 30
   --heap-bound-mb N        (soak) largest heap growth accepted; default 10
   --attack-requests N      (attackCost) refused requests of each kind; default 400
+  --throttle-budget N|auto (throttled) entities/s each replay-cache partition serves; default auto: an eighth of the
+                           rate a first run without a limit reaches on this machine
+  --throttle-shards LIST   (throttled) REPLAY_SHARDS of each run; default 1,${defaultReplayShards} (1 and the default)
+  --throttle-concurrency N (throttled) default 64
+  --throttle-duration S    (throttled) seconds of each timed run; default 10
   --host-cpu-prof DIR      (a) CPU-profile the host during each timed authenticate run, into DIR/*.cpuprofile
                            (summarise one with: node dist/bench/cpuProfile.js FILE)
 `;
@@ -69,6 +79,10 @@ export function parseOptions(argv: string[]): BenchOptions {
     heapBoundMb: 10,
     hostCpuProf: undefined,
     attackRequests: 400,
+    throttleBudget: 'auto',
+    throttleShards: [1, defaultReplayShards],
+    throttleConcurrency: 64,
+    throttleDuration: 10,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] ?? '';
@@ -137,6 +151,18 @@ export function parseOptions(argv: string[]): BenchOptions {
         break;
       case '--attack-requests':
         options.attackRequests = integer(flag, value, 10, 100_000);
+        break;
+      case '--throttle-budget':
+        options.throttleBudget = value === 'auto' ? 'auto' : integer(flag, value, 1, 100_000);
+        break;
+      case '--throttle-shards':
+        options.throttleShards = value.split(',').map((count) => integer(flag, count, 1, maxReplayShards));
+        break;
+      case '--throttle-concurrency':
+        options.throttleConcurrency = integer(flag, value, 1, 1024);
+        break;
+      case '--throttle-duration':
+        options.throttleDuration = number(flag, value, 0.5, 600);
         break;
       case '--host-cpu-prof':
         options.hostCpuProf = value;

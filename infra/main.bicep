@@ -159,6 +159,11 @@ param deviceRetentionDays int = 7
 @maxValue(3650)
 param pendingApprovalDays int = 30
 
+@description('Optional. Partitions per hour of the replay cache (docs/capacity.md). Safe to change while devices are active (docs/decisions/0011).')
+@minValue(1)
+@maxValue(256)
+param replayShards int = 16
+
 // Variables
 
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
@@ -205,6 +210,7 @@ var appSettings = {
   BULK_TOKEN_RETENTION_DAYS: string(bulkTokenRetentionDays)
   DEVICE_RETENTION_DAYS: string(deviceRetentionDays)
   PENDING_APPROVAL_DAYS: string(pendingApprovalDays)
+  REPLAY_SHARDS: string(replayShards)
 
   // Host settings (read by the Functions host, not by shared/config.ts).
   // The host buffers a request body up to this many bytes before the worker sees it (its default

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cidrProblem, privateSpacesOf } from './network/cidr.js';
+import { defaultReplayShards, maxReplayShards } from './proof/replayShardCount.js';
 
 /**
  * Configuration, parsed once from the environment. Every variable the service reads is named
@@ -90,6 +91,9 @@ const schema = z
     BULK_TOKEN_RETENTION_DAYS: wholeNumberText(0, 3_650).default(30),
     DEVICE_RETENTION_DAYS: wholeNumberText(0, 3_650).default(7),
     PENDING_APPROVAL_DAYS: wholeNumberText(1, 3_650).default(30),
+    // Partitions per hour of the replay cache (docs/capacity.md; a change is safe while
+    // proofs are live: docs/decisions/0011).
+    REPLAY_SHARDS: wholeNumberText(1, maxReplayShards).default(defaultReplayShards),
   })
   .superRefine((env, ctx) => {
     if ((env.KEY_VAULT_URL === undefined) !== (env.KEY_NAME === undefined)) {
@@ -143,6 +147,7 @@ export interface Config {
   adminAppRole: string;
   allowAdminKeyInAzure: boolean;
   keyRefreshSeconds: number;
+  replayShards: number;
   purge: {
     timeBudgetSeconds: number;
     bulkTokenRetentionDays: number;
@@ -188,6 +193,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminAppRole: e.ADMIN_APP_ROLE,
     allowAdminKeyInAzure: e.ALLOW_ADMIN_KEY_IN_AZURE,
     keyRefreshSeconds: e.KEY_REFRESH_SECONDS,
+    replayShards: e.REPLAY_SHARDS,
     purge: {
       timeBudgetSeconds: e.PURGE_TIME_BUDGET_SECONDS,
       bulkTokenRetentionDays: e.BULK_TOKEN_RETENTION_DAYS,

@@ -56,7 +56,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const bulkTokens = new BulkTokenService(new TableBulkTokenStore(tables), signer, clock, claims);
   const policy = { approvalMode: config.approvalMode, pendingApprovalDays: config.purge.pendingApprovalDays };
   const verifier = new TokenVerifier(signer, { ...claims, clock });
-  const proofs = new ProofVerifier(clock, new TableReplayCache(tables));
+  const proofs = new ProofVerifier(clock, new TableReplayCache(tables, { shards: config.replayShards, clock }));
   const revocations = new TableRevocationList(tables);
   return {
     config,

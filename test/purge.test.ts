@@ -440,16 +440,21 @@ describe('purge: bulk tokens', () => {
 });
 
 describe('purge: replay cache', () => {
-  it('drops the partitions of past hours whole and keeps the current hour', async () => {
-    const cache = new TableReplayCache(services.tables);
-    await Promise.all(Array.from({ length: 150 }, (_, i) => cache.claim(`old-proof-${i}-padding`, t0 - 3 * hour)));
-    await cache.claim('last-hour-proof-padding', t0 - hour);
-    await cache.claim('earlier-this-hour-proof', t0 - 600);
-    await cache.claim('current-proof-padding', t0 + 300);
+  it.each([1, 16])('drops the partitions of past hours whole across every shard (%i) and keeps the current hour', async (shards) => {
+    const cache = new TableReplayCache(services.tables, { shards, clock: services.clock });
+    await Promise.all(Array.from({ length: 150 }, (_, i) => cache.claim(`old-proof-${shards}-${i}-padding`, t0 - 3 * hour)));
+    await cache.claim(`last-hour-proof-padding-${shards}`, t0 - hour);
+    await cache.claim(`earlier-this-hour-proof-${shards}`, t0 - 600);
+    await cache.claim(`current-proof-padding-${shards}`, t0 + 300);
+    const before = new Set((await rows(TableReplayCache.tableName)).map((row) => row.partitionKey));
+    expect(before.size).toBeGreaterThanOrEqual(shards === 1 ? 3 : 16);
 
     const summary = await purge();
     expect(summary.removed).toEqual({ ...nothingRemoved, replayEntries: 151 });
-    expect((await rows(TableReplayCache.tableName)).map((row) => row.partitionKey)).toEqual([expiryBucket(t0), expiryBucket(t0)]);
+    expect((await rows(TableReplayCache.tableName)).map((row) => row.partitionKey.slice(0, 13))).toEqual([expiryBucket(t0), expiryBucket(t0)]);
+    // The current hour's rows stay; the next run of this test starts from an empty table.
+    const table = await services.tables.table(TableReplayCache.tableName);
+    for (const row of await rows(TableReplayCache.tableName)) await table.deleteEntity(row.partitionKey, row.rowKey);
   });
 });
 

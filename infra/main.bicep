@@ -154,6 +154,11 @@ param deviceRetentionDays int = 7
 @maxValue(3650)
 param pendingApprovalDays int = 30
 
+@description('Optional. Days audit-trail entries are kept before purging (whole UTC days).')
+@minValue(1)
+@maxValue(3650)
+param auditRetentionDays int = 365
+
 // Variables
 
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
@@ -198,6 +203,7 @@ var appSettings = {
   BULK_TOKEN_RETENTION_DAYS: string(bulkTokenRetentionDays)
   DEVICE_RETENTION_DAYS: string(deviceRetentionDays)
   PENDING_APPROVAL_DAYS: string(pendingApprovalDays)
+  AUDIT_RETENTION_DAYS: string(auditRetentionDays)
 }
 
 // Resources

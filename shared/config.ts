@@ -82,6 +82,7 @@ const schema = z
     BULK_TOKEN_RETENTION_DAYS: wholeNumberText(0, 3_650).default(30),
     DEVICE_RETENTION_DAYS: wholeNumberText(0, 3_650).default(7),
     PENDING_APPROVAL_DAYS: wholeNumberText(1, 3_650).default(30),
+    AUDIT_RETENTION_DAYS: wholeNumberText(1, 3_650).default(365),
   })
   .superRefine((env, ctx) => {
     if ((env.KEY_VAULT_URL === undefined) !== (env.KEY_NAME === undefined)) {
@@ -139,6 +140,7 @@ export interface Config {
     bulkTokenRetentionDays: number;
     deviceRetentionDays: number;
     pendingApprovalDays: number;
+    auditRetentionDays: number;
   };
 }
 
@@ -179,6 +181,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       bulkTokenRetentionDays: e.BULK_TOKEN_RETENTION_DAYS,
       deviceRetentionDays: e.DEVICE_RETENTION_DAYS,
       pendingApprovalDays: e.PENDING_APPROVAL_DAYS,
+      auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     },
   };
 }

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { approveDevice } from '../functions/approveDevice.js';
 import { blockBulkToken } from '../functions/blockBulkToken.js';
@@ -14,7 +16,10 @@ import { unblockBulkToken } from '../functions/unblockBulkToken.js';
 import { createDeviceIdentity, thumbprintOf, type DeviceIdentity } from '../cli/device/identity.js';
 import { EntraAdminAuthorizer } from '../shared/admin/entraAdminAuthorizer.js';
 import type { AuditEntry } from '../shared/audit/auditEntry.js';
-import { auditLogPrefix } from '../shared/audit/auditTrail.js';
+import { anonymousActor } from '../shared/audit/auditEntry.js';
+import { AuditTrail, auditLogPrefix, RefusalCap } from '../shared/audit/auditTrail.js';
+import { ServiceError } from '../shared/errors.js';
+import { openApiDocument } from '../shared/openapi/openApiDocument.js';
 import { maxQueriesPerPage, TableAuditStore } from '../shared/audit/tableAuditStore.js';
 import { deviceCall } from './support/devices.js';
 import { bearer, invoke, type Answer } from './support/invoke.js';
@@ -163,6 +168,29 @@ describe('the audit trail of admin actions', () => {
     await invoke(listDevices, { method: 'GET', path: '/api/devices', headers: admin });
     await auditPage();
     expect((await auditEntries({ limit: '1000' })).length).toBe(before);
+  });
+});
+
+describe('the per-instance cap on refused-request entries', () => {
+  it('stores a burst, then about one a second, and the next stored refusal counts the skipped ones', async () => {
+    const services = await installTestServices();
+    const trail = new AuditTrail(new TableAuditStore(services.tables), services.clock, new RefusalCap(3, 1));
+    const logged: string[] = [];
+    const call = { actor: anonymousActor, callerAddress: undefined, invocationId: 'cap', log: { info: (line: unknown) => void logged.push(String(line)), error: () => undefined } };
+    const refusal = new ServiceError('invalid_token', 'the admin credential is not valid');
+    for (let i = 0; i < 10; i++) await trail.refused(call, 'GET /api/devices', refusal);
+    services.clock.advance(2);
+    await trail.refused(call, 'GET /api/devices', refusal);
+    const stored = (await trail.list({ from: services.clock.now() * 1000 - 86_400_000, to: services.clock.now() * 1000 + 86_400_000, action: 'admin.refused', limit: 100, continuation: undefined })).items;
+    expect(stored.map((entry) => entry.details)).toEqual([
+      { route: 'GET /api/devices', suppressed: 7 },
+      { route: 'GET /api/devices' },
+      { route: 'GET /api/devices' },
+      { route: 'GET /api/devices' },
+    ]);
+    // Every refusal still has its log line; the skipped ones say they were not stored.
+    expect(logged).toHaveLength(11);
+    expect(logged.filter((line) => line.includes('"recorded":false'))).toHaveLength(7);
   });
 });
 
@@ -404,6 +432,22 @@ describe('GET /api/devices/{id} and the device view', () => {
     const refused = await invoke(getDevice, { method: 'GET', path: `/api/devices/${id}`, params: { id } });
     expect(refused.status).toBe(401);
     expect(auditLines(refused)).toMatchObject([{ action: 'admin.refused', details: { route: `GET /api/devices/${id}` }, recorded: true }]);
+  });
+});
+
+describe('every admin route records its refusals', () => {
+  it('each operation the OpenAPI document marks admin is a function that goes through handleAdmin, and none checks the credential itself', () => {
+    const dir = join(__dirname, '..', 'functions');
+    const sources = new Map(readdirSync(dir).filter((name) => name.endsWith('.ts')).map((name) => [name.replace(/\.ts$/, ''), readFileSync(join(dir, name), 'utf8')]));
+    const adminOperations = Object.values(openApiDocument.paths as Record<string, Record<string, { operationId: string; security?: unknown }>>)
+      .flatMap((operations) => Object.values(operations))
+      .filter((operation) => JSON.stringify(operation.security ?? []).includes('"admin"'))
+      .map((operation) => operation.operationId)
+      .sort();
+    expect(adminOperations.length).toBeGreaterThanOrEqual(9);
+    const throughHandleAdmin = [...sources].filter(([, source]) => /\bhandleAdmin\(request, context/.test(source)).map(([name]) => name).sort();
+    expect(throughHandleAdmin).toEqual(adminOperations);
+    expect([...sources].filter(([, source]) => /\.authorize\(/.test(source)).map(([name]) => name)).toEqual([]);
   });
 });
 

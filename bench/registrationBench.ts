@@ -83,9 +83,9 @@ export async function registrationBench(options: RegistrationOptions, random: Se
       '100%',
     ]);
     notes.push(
-      'a first registration makes 7 Table requests (device read, bulk-token use check, bulk-token read, ' +
+      'a first registration makes 8 Table requests (device read, bulk-token use check, bulk-token read, ' +
         "the use transaction under the token's ETag - one for all the devices of a token admitted together -, expiry-index upsert, device insert, " +
-        "expiry-index upsert with the device's ETag), more when instances race for the token's ETag, " +
+        "expiry-index upsert with the device's ETag, the audit entry), more when instances race for the token's ETag, " +
         'and signs one RS256 device token with the local key',
     );
   } finally {

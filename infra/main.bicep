@@ -164,6 +164,11 @@ param pendingApprovalDays int = 30
 @maxValue(256)
 param replayShards int = 16
 
+@description('Optional. Days audit-trail entries are kept before purging (whole UTC days).')
+@minValue(1)
+@maxValue(3650)
+param auditRetentionDays int = 365
+
 // Variables
 
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
@@ -211,6 +216,7 @@ var appSettings = {
   DEVICE_RETENTION_DAYS: string(deviceRetentionDays)
   PENDING_APPROVAL_DAYS: string(pendingApprovalDays)
   REPLAY_SHARDS: string(replayShards)
+  AUDIT_RETENTION_DAYS: string(auditRetentionDays)
 
   // Host settings (read by the Functions host, not by shared/config.ts).
   // The host buffers a request body up to this many bytes before the worker sees it (its default

@@ -94,6 +94,7 @@ const schema = z
     // Partitions per hour of the replay cache (docs/capacity.md; a change is safe while
     // proofs are live: docs/decisions/0011).
     REPLAY_SHARDS: wholeNumberText(1, maxReplayShards).default(defaultReplayShards),
+    AUDIT_RETENTION_DAYS: wholeNumberText(1, 3_650).default(365),
   })
   .superRefine((env, ctx) => {
     if ((env.KEY_VAULT_URL === undefined) !== (env.KEY_NAME === undefined)) {
@@ -153,6 +154,7 @@ export interface Config {
     bulkTokenRetentionDays: number;
     deviceRetentionDays: number;
     pendingApprovalDays: number;
+    auditRetentionDays: number;
   };
 }
 
@@ -199,6 +201,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       bulkTokenRetentionDays: e.BULK_TOKEN_RETENTION_DAYS,
       deviceRetentionDays: e.DEVICE_RETENTION_DAYS,
       pendingApprovalDays: e.PENDING_APPROVAL_DAYS,
+      auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     },
   };
 }

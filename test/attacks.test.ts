@@ -34,6 +34,7 @@ import { rawRequest, startInProcessHost, type InProcessHost } from './support/in
 import { adminRunCredential } from '../host/server.js';
 import { installTestServices, testAdminKey, testConfig, TestClock, type TestServices } from './support/services.js';
 import { dumpTables } from './support/tables.js';
+import { TableAuditStore } from '../shared/audit/tableAuditStore.js';
 
 /**
  * One test per attack on the protocol (RFC 8725's list and this service's own), each with
@@ -77,8 +78,17 @@ async function refused(attack: () => Promise<Answer>, status: number, code: stri
   const answer = await attack();
   expect({ status: answer.status, code: answer.body.code }).toEqual({ status, code });
   expect(problemViolation(answer)).toBeUndefined();
-  const changes = tableChanges(before, await dumpTables(prefix), prefix).filter((key) => !(options.replayMayGrow && key.startsWith('replay|')));
-  expect(changes).toEqual([]);
+  const after = await dumpTables(prefix);
+  const changes = tableChanges(before, after, prefix).filter((key) => !(options.replayMayGrow && key.startsWith('replay|')));
+  // A refusal may be recorded in the audit trail (decision 0009) - as exactly this refusal,
+  // one new entry at most - and changes nothing else.
+  const audited = changes.filter((key) => key.startsWith(`${TableAuditStore.tableName}|`));
+  expect(audited.length).toBeLessThanOrEqual(1);
+  for (const key of audited) {
+    const entry = after[`${prefix}${TableAuditStore.tableName}`]?.find((row) => `${TableAuditStore.tableName}|${String(row.partitionKey)}|${String(row.rowKey)}` === key);
+    expect({ outcome: entry?.outcome, status: entry?.status, code: entry?.code }).toEqual({ outcome: 'refused', status, code });
+  }
+  expect(changes.filter((key) => !audited.includes(key))).toEqual([]);
   return answer;
 }
 

@@ -21,6 +21,7 @@ import { TableBulkTokenStore } from '../shared/bulkTokens/tableBulkTokenStore.js
 import { TableDeviceStore } from '../shared/devices/tableDeviceStore.js';
 import { TableReplayCache } from '../shared/proof/replayCache.js';
 import { TableReplayShardRegistry } from '../shared/proof/replayShards.js';
+import { TableAuditStore } from '../shared/audit/tableAuditStore.js';
 import { deviceCall, serviceUrl } from './support/devices.js';
 import { endpointSeed, fuzzParameters, fuzzRuns, fuzzSeed, Outcomes, problemViolation, tableChanges, withTimeout, WriteSpy, writeKey, type TableWrite } from './support/fuzzKit.js';
 import {
@@ -62,7 +63,8 @@ import { dumpTables } from './support/tables.js';
  * - each answer comes within a deadline, and is either a problem+json refusal whose `code`
  *   is one of shared/errors.ts and whose status is that code's (never 5xx), or a success
  *   where every part of the request could be valid;
- * - a refused request writes nothing, with one exception: a proof that is valid on its own
+ * - a refused request writes nothing but, where decision 0009 says so, its one audit entry,
+ *   with one more exception: a proof that is valid on its own
  *   may take its place in the replay cache before a later check refuses the request (a
  *   revoked device, a blocked bulk token). That is by design — the replay check is the last
  *   step of proof verification, and a proof must not be usable twice even then — so replay
@@ -116,10 +118,13 @@ function judge(answer: Answer, built: Built, writes: TableWrite[], allowed: Set<
   } else {
     const violation = problemViolation(answer);
     if (violation) throw new Error(`malformed refusal: ${violation} — ${context()}`);
-    // Allowed: the replay cache's claim, and the instance's note of the shard count it claims
-    // under - housekeeping, not request data, which a background refresh may write during any request.
+    // A refusal may be recorded in the audit trail (decision 0009): one entry - inserted, or
+    // for an admin action the domain refused, inserted ahead and completed - and nothing else.
+    const audited = new Set(writes.filter((write) => write.table === TableAuditStore.tableName).map(writeKey));
+    if (audited.size > 1) throw new Error(`refused (${String(answer.body.code)}) but wrote ${audited.size} audit entries`);
     const stray = writes.filter(
       (write) =>
+        write.table !== TableAuditStore.tableName &&
         !(built.replayAllowed && write.table === TableReplayCache.tableName && write.operation === 'createEntity') &&
         !(write.table === TableReplayShardRegistry.tableName && write.operation === 'upsertEntity'),
     );
@@ -167,6 +172,7 @@ async function warmTables(services: TestServices): Promise<void> {
     TableBulkTokenStore.tableName,
     TableBulkTokenStore.expiryIndexName,
     TableReplayCache.tableName,
+    TableAuditStore.tableName,
   ]) {
     await services.tables.table(name);
   }

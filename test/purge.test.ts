@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { InvocationContext } from '@azure/functions';
 import { purgeExpired } from '../functions/purgeExpired.js';
+import { auditPartition, TableAuditStore } from '../shared/audit/tableAuditStore.js';
 import { TableBulkTokenStore } from '../shared/bulkTokens/tableBulkTokenStore.js';
 import { isoTime } from '../shared/clock.js';
 import type { DeviceIndexEntity } from '../shared/devices/deviceExpiryIndex.js';
@@ -72,7 +73,7 @@ async function purge(overrides: { timeBudgetSeconds?: number } = {}): Promise<Pu
   return services.purge.run(overrides);
 }
 
-const nothingRemoved = { devices: 0, pendingApprovals: 0, bulkTokens: 0, bulkTokenUses: 0, replayEntries: 0, revocations: 0, staleIndexRows: 0 };
+const nothingRemoved = { devices: 0, pendingApprovals: 0, bulkTokens: 0, bulkTokenUses: 0, replayEntries: 0, revocations: 0, auditEntries: 0, staleIndexRows: 0 };
 
 /** The device's index rows as stored: keys, and the snapshot of the pairing when there is one. */
 async function indexEntitiesOf(deviceId: string): Promise<DeviceIndexEntity[]> {
@@ -493,6 +494,50 @@ describe('purge: revocations', () => {
   });
 });
 
+describe('purge: audit trail', () => {
+  const quiet = { info: () => undefined, error: () => undefined };
+
+  /** `count` entries at `at` (service clock seconds), as a registration would record them. */
+  async function auditAt(at: number, count = 1): Promise<void> {
+    const now = services.clock.seconds;
+    services.clock.seconds = at;
+    const call = { actor: { kind: 'device' as const, name: 'd' }, callerAddress: undefined, invocationId: 'purge-test', log: quiet };
+    for (let i = 0; i < count; i++) await services.audit.registration(call, { outcome: 'succeeded', status: 201, details: { registration: 'internal' } });
+    services.clock.seconds = now;
+  }
+
+  const partitions = async () => [...new Set((await rows(TableAuditStore.tableName)).map((row) => row.partitionKey))].sort();
+
+  it('drops whole UTC days older than AUDIT_RETENTION_DAYS (365), keeping the cut-off day itself, and meters it', async () => {
+    const today = Math.floor(t0 / day) * day;
+    await auditAt(today - 400 * day, 120);
+    await auditAt(today - 365 * day - 1);
+    await auditAt(today - 365 * day);
+    await auditAt(t0 - day);
+
+    const summary = await purge();
+    expect(summary.removed).toEqual({ ...nothingRemoved, auditEntries: 121 });
+    expect(summary.read.auditEntries).toBe(121);
+    expect(summary.readBefore.audit).toBe(auditPartition((today - 365 * day) * 1000));
+    expect(describePurge(summary)).toContain('121 audit entries');
+    expect(await partitions()).toEqual([auditPartition((today - 365 * day) * 1000), auditPartition((t0 - day) * 1000)]);
+    expect((await purge()).removed).toEqual(nothingRemoved);
+
+    services.clock.seconds = t0 + day;
+    expect((await purge()).removed).toEqual({ ...nothingRemoved, auditEntries: 1 });
+    expect(await partitions()).toEqual([auditPartition((t0 - day) * 1000)]);
+  });
+
+  it('follows AUDIT_RETENTION_DAYS', async () => {
+    services = await installTestServices({ env: { AUDIT_RETENTION_DAYS: '30' } });
+    services.clock.seconds = t0;
+    await auditAt(t0 - 32 * day);
+    await auditAt(t0 - 29 * day);
+    expect((await purge()).removed).toEqual({ ...nothingRemoved, auditEntries: 1 });
+    expect(await partitions()).toEqual([auditPartition((t0 - 29 * day) * 1000)]);
+  });
+});
+
 describe('purge: time budget', () => {
   it('a run whose budget is spent stops between batches and says so; the next run finishes', async () => {
     await Promise.all(Array.from({ length: 160 }, (_, i) => stored('active', t0 - deviceRetention - (1 + (i % 3)) * hour)));
@@ -541,7 +586,7 @@ describe('the purgeExpired timer function', () => {
     await purgeExpired({ isPastDue: true, schedule: { adjustForDST: true }, scheduleStatus: schedule }, context);
     expect(logs[0]).toMatch(/^warning: purge timer is past due/);
     expect(logs[1]).toMatch(
-      /^information: purge removed 1 device pairings, 0 abandoned pending approvals, 0 bulk-token records with 0 use rows, 0 replay-cache entries, 0 expired revocations, 0 stale index rows in \d+\.\d\d s \(\d+ entities read, 2 deleted, \d+ Table requests\); complete$/,
+      /^information: purge removed 1 device pairings, 0 abandoned pending approvals, 0 bulk-token records with 0 use rows, 0 replay-cache entries, 0 expired revocations, 0 audit entries, 0 stale index rows in \d+\.\d\d s \(\d+ entities read, 2 deleted, \d+ Table requests\); complete$/,
     );
   });
 });

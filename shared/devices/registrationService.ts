@@ -11,7 +11,10 @@ import { deviceTokenAnswer, type DeviceTokenAnswer, type DeviceTokenIssuer } fro
 
 export const pendingApprovalSeconds = (days: number) => days * 24 * 3600;
 
-export type RegistrationResult = { kind: 'issued'; answer: DeviceTokenAnswer } | { kind: 'pending'; deviceId: string };
+export type RegistrationResult =
+  | { kind: 'issued'; answer: DeviceTokenAnswer }
+  // `first`: this request recorded the pending pairing (not a device polling while it waits).
+  | { kind: 'pending'; deviceId: string; first: boolean };
 
 /** Conditional writes of one pairing race only with the same device's own requests. */
 const maxWriteAttempts = 10;
@@ -47,8 +50,8 @@ export class RegistrationService {
     const existing = await this.unrevokedPairing(deviceId);
     const approved = existing?.value.status === 'active' || this.policy.approvalMode === 'auto';
     if (!approved) {
-      if (!existing) await this.recordPending(deviceId, certificate);
-      return { kind: 'pending', deviceId };
+      const first = !existing && (await this.recordPending(deviceId, certificate));
+      return { kind: 'pending', deviceId, first };
     }
     return this.issue(deviceId, certificate, 'internal', undefined, existing);
   }
@@ -84,7 +87,8 @@ export class RegistrationService {
     return result.answer;
   }
 
-  private async recordPending(deviceId: string, certificate: { thumbprint: string; notAfter: number }): Promise<void> {
+  /** False when the same device's concurrent request recorded it first. */
+  private async recordPending(deviceId: string, certificate: { thumbprint: string; notAfter: number }): Promise<boolean> {
     const now = this.clock.now();
     try {
       await this.devices.insert({
@@ -99,9 +103,11 @@ export class RegistrationService {
         revokedAt: undefined,
         certificateNotAfter: certificate.notAfter,
       });
+      return true;
     } catch (error) {
       // The same device's concurrent request recorded it first: the outcome is the same.
       if (!(error instanceof AlreadyExistsError)) throw error;
+      return false;
     }
   }
 

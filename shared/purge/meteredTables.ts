@@ -4,13 +4,13 @@ import { cachedUntilFailure } from '../storage/promiseCache.js';
 
 type PipelinePolicy = Parameters<TableClient['pipeline']['addPolicy']>[0];
 
-export type ReadKind = 'indexRows' | 'devices' | 'bulkTokens' | 'bulkTokenUses' | 'replayEntries' | 'revocations' | 'purgeState';
+export type ReadKind = 'indexRows' | 'devices' | 'bulkTokens' | 'bulkTokenUses' | 'replayEntries' | 'revocations' | 'purgeState' | 'auditEntries';
 
 /** What a purge run cost: every HTTP request sent (retries included), entities read and deleted. */
 export class PurgeMeter {
   requests = 0;
   entitiesDeleted = 0;
-  readonly read: Record<ReadKind, number> = { indexRows: 0, devices: 0, bulkTokens: 0, bulkTokenUses: 0, replayEntries: 0, revocations: 0, purgeState: 0 };
+  readonly read: Record<ReadKind, number> = { indexRows: 0, devices: 0, bulkTokens: 0, bulkTokenUses: 0, replayEntries: 0, revocations: 0, purgeState: 0, auditEntries: 0 };
 
   get entitiesRead(): number {
     return Object.values(this.read).reduce((sum, count) => sum + count, 0);

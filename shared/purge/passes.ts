@@ -16,6 +16,7 @@ export interface Removed {
   bulkTokenUses: number;
   replayEntries: number;
   revocations: number;
+  auditEntries: number;
   staleIndexRows: number;
 }
 

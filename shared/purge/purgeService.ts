@@ -1,4 +1,5 @@
 import { maxClockSkewSeconds, isoTime, type Clock } from '../clock.js';
+import { auditPartition, TableAuditStore } from '../audit/tableAuditStore.js';
 import { TableBulkTokenStore } from '../bulkTokens/tableBulkTokenStore.js';
 import { TableRevocationList } from '../devices/revocationList.js';
 import { TableDeviceStore } from '../devices/tableDeviceStore.js';
@@ -15,6 +16,8 @@ import { deleteInTransactions, odataString, rowPages, type ListedRow } from './t
 
 const day = 86_400;
 
+export const defaultAuditRetentionDays = 365;
+
 /** Requests in flight at once. Device pairings sit in separate partitions, so they are deleted one request each, in parallel. */
 export const defaultPurgeConcurrency = 32;
 
@@ -26,6 +29,8 @@ export interface PurgeOptions {
   timeBudgetSeconds: number;
   deviceRetentionDays: number;
   bulkTokenRetentionDays: number;
+  /** Default 365, as AUDIT_RETENTION_DAYS. */
+  auditRetentionDays?: number;
   concurrency?: number;
 }
 
@@ -46,7 +51,8 @@ interface Run {
  *   where the previous run stopped (PurgeState);
  * - bulk-token records and their use rows BULK_TOKEN_RETENTION_DAYS after expiry, via `bulktokenexpiry`;
  * - replay-cache entries whose proof window has closed: whole past-hour partitions of `replay`;
- * - revocations once the certificate and every token of the device have expired (`revocations`, one small partition).
+ * - revocations once the certificate and every token of the device have expired (`revocations`, one small partition);
+ * - audit entries older than AUDIT_RETENTION_DAYS: whole past-day partitions of `audit`.
  * Every cut-off also allows the clock skew the verifiers tolerate. A run that outlasts its
  * time budget stops between batches; deletes are idempotent, so the next run just continues.
  */
@@ -73,13 +79,16 @@ export class PurgeService {
       meter: this.tables.startMeter(),
       budget: new Budget(timeBudgetSeconds),
       limiter: new Limiter(this.options.concurrency ?? defaultPurgeConcurrency),
-      counts: { devices: 0, pendingApprovals: 0, bulkTokens: 0, bulkTokenUses: 0, replayEntries: 0, revocations: 0, staleIndexRows: 0, changedMeanwhile: 0 },
+      counts: { devices: 0, pendingApprovals: 0, bulkTokens: 0, bulkTokenUses: 0, replayEntries: 0, revocations: 0, auditEntries: 0, staleIndexRows: 0, changedMeanwhile: 0 },
     };
     const readBefore = {
       devices: expiryBucket(now - this.options.deviceRetentionDays * day - maxClockSkewSeconds),
       pendingApprovals: expiryBucket(now - maxClockSkewSeconds),
       bulkTokens: expiryBucket(now - this.options.bulkTokenRetentionDays * day - maxClockSkewSeconds),
       replay: expiryBucket(now - maxClockSkewSeconds),
+      // A day, not an hour: the audit table's partitions are UTC days. No skew allowance:
+      // nothing verifies against an audit entry.
+      audit: auditPartition((now - (this.options.auditRetentionDays ?? defaultAuditRetentionDays) * day) * 1000),
     };
     const passes: Array<() => Promise<boolean>> = [
       () => this.lapsedDevices(run, readBefore.devices),
@@ -87,6 +96,7 @@ export class PurgeService {
       () => this.expiredBulkTokens(run, readBefore.bulkTokens),
       () => this.closedReplayWindows(run, readBefore.replay),
       () => this.expiredRevocations(run),
+      () => this.expiredAuditDays(run, readBefore.audit),
     ];
     let complete = true;
     for (const [i, pass] of passes.entries()) {
@@ -174,12 +184,23 @@ export class PurgeService {
     return true;
   }
 
+  /**
+   * The audit table is its own index too: its partitions are UTC days, so every partition
+   * before the cut-off day holds only entries older than the retention, and goes whole.
+   * Entries of the cut-off day itself wait for the next day's runs: kept up to a day longer.
+   */
+  private async expiredAuditDays(run: Run, before: string): Promise<boolean> {
+    const result = await this.sweep(run, TableAuditStore.tableName, `PartitionKey lt ${odataString(before)}`, async () => 'purged', 'auditEntries');
+    run.counts.auditEntries += result.purged;
+    return result.complete;
+  }
+
   private async sweep(
     run: Run,
     indexName: string,
     filter: string,
     check: (row: ListedRow) => Promise<Verdict>,
-    rowKind: 'indexRows' | 'replayEntries' = 'indexRows',
+    rowKind: 'indexRows' | 'replayEntries' | 'auditEntries' = 'indexRows',
   ): Promise<SweepResult> {
     const result = await sweepIndex({
       index: await this.tables.table(indexName),

@@ -6,7 +6,7 @@ export interface PurgeSummary {
   /** The service clock at the start of the run. */
   ranAt: string;
   /** Per kind, the first expiry hour that was NOT read: only index partitions before it were. */
-  readBefore: { devices: string; pendingApprovals: string; bulkTokens: string; replay: string };
+  readBefore: { devices: string; pendingApprovals: string; bulkTokens: string; replay: string; audit: string };
   removed: Removed;
   /** Entities left in place because they changed (a renewal, an approval) during the run. */
   changedMeanwhile: number;
@@ -27,6 +27,7 @@ export function describePurge(summary: PurgeSummary): string {
   const parts = [
     `purge removed ${r.devices} device pairings, ${r.pendingApprovals} abandoned pending approvals,`,
     `${r.bulkTokens} bulk-token records with ${r.bulkTokenUses} use rows, ${r.replayEntries} replay-cache entries, ${r.revocations} expired revocations,`,
+    `${r.auditEntries} audit entries,`,
     `${r.staleIndexRows} stale index rows in ${summary.seconds.toFixed(2)} s`,
     `(${summary.entitiesRead} entities read, ${summary.entitiesDeleted} deleted, ${summary.requests} Table requests`,
     summary.changedMeanwhile > 0 ? `; ${summary.changedMeanwhile} left because they changed during the run)` : ')',

@@ -70,6 +70,19 @@ const schema = z
     ADMIN_AUDIENCE: optionalText,
     ADMIN_APP_ROLE: z.string().trim().min(1).default('CmgTokenAuth.Admin'),
     ALLOW_ADMIN_KEY_IN_AZURE: booleanText.default(false),
+    // The console's sign-in with Entra ID: the client id of the app registration whose
+    // single-page-application redirect URI is <app>/api/console/redirect.html, and the scope it
+    // asks for (default: <App ID URI of ADMIN_AUDIENCE>/user_impersonation).
+    CONSOLE_CLIENT_ID: optionalText.pipe(
+      z
+        .string()
+        .transform((value) => value.toLowerCase())
+        .pipe(z.string().regex(guid, 'must be the application (client) id, a GUID'))
+        .optional(),
+    ),
+    CONSOLE_API_SCOPE: optionalText.pipe(
+      z.string().regex(/^\S+\/[^\s/]+$/, 'must be a scope such as api://<app id>/user_impersonation').optional(),
+    ),
     // The user-assigned managed identity's client id; read by DefaultAzureCredential too.
     AZURE_CLIENT_ID: optionalText,
     KEY_REFRESH_SECONDS: wholeNumberText(30, 86_400).default(300),
@@ -105,6 +118,13 @@ const schema = z
         message: 'is required (npm start sets it to its embedded Azurite when unset)',
       });
     }
+    if (env.CONSOLE_CLIENT_ID !== undefined && env.ADMIN_AUDIENCE === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONSOLE_CLIENT_ID'],
+        message: 'needs ADMIN_AUDIENCE: the console signs in to get tokens for the admin API',
+      });
+    }
   });
 
 /** Every variable the service reads. */
@@ -133,6 +153,8 @@ export interface Config {
   adminAudience: string | undefined;
   adminAppRole: string;
   allowAdminKeyInAzure: boolean;
+  /** The console's Entra sign-in; undefined when the console offers the admin key only. */
+  console: { clientId: string; apiScope: string } | undefined;
   keyRefreshSeconds: number;
   purge: {
     timeBudgetSeconds: number;
@@ -173,6 +195,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminAudience: e.ADMIN_AUDIENCE,
     adminAppRole: e.ADMIN_APP_ROLE,
     allowAdminKeyInAzure: e.ALLOW_ADMIN_KEY_IN_AZURE,
+    console:
+      e.CONSOLE_CLIENT_ID && e.ADMIN_AUDIENCE
+        ? { clientId: e.CONSOLE_CLIENT_ID, apiScope: e.CONSOLE_API_SCOPE ?? defaultConsoleScope(e.ADMIN_AUDIENCE) }
+        : undefined,
     keyRefreshSeconds: e.KEY_REFRESH_SECONDS,
     purge: {
       timeBudgetSeconds: e.PURGE_TIME_BUDGET_SECONDS,
@@ -181,4 +207,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       pendingApprovalDays: e.PENDING_APPROVAL_DAYS,
     },
   };
+}
+
+/**
+ * The delegated scope the console asks for: the admin API's App ID URI plus the scope that
+ * docs/deployment.md exposes. A v2 audience is the bare client id, whose App ID URI is api://<id>.
+ */
+export function defaultConsoleScope(adminAudience: string): string {
+  const appIdUri = guid.test(adminAudience.toLowerCase()) ? `api://${adminAudience.toLowerCase()}` : adminAudience.replace(/\/+$/, '');
+  return `${appIdUri}/user_impersonation`;
 }

@@ -80,13 +80,18 @@ export async function createServices(config: Config, overrides: ServiceOverrides
  * unless ALLOW_ADMIN_KEY_IN_AZURE says otherwise.
  */
 export function createAdminAuthorizer(config: Config, clock: Clock, env: Record<string, string | undefined> = process.env): AdminAuthorizer {
-  const inAzure = env.WEBSITE_SITE_NAME !== undefined;
-  const adminKey = inAzure && !config.allowAdminKeyInAzure ? undefined : config.adminKey;
+  const adminKey = acceptedAdminKey(config, env);
   const entra = config.adminAudience
     ? new EntraAdminAuthorizer({ tenantId: config.tenantId, audience: config.adminAudience, appRole: config.adminAppRole, clock })
     : undefined;
   if (entra && adminKey !== undefined) return new EitherAdminAuthorizer(new AdminKeyAuthorizer(adminKey), entra);
   return entra ?? new AdminKeyAuthorizer(adminKey);
+}
+
+/** The admin key the service accepts: none in Azure (the platform sets WEBSITE_SITE_NAME) unless allowed. */
+export function acceptedAdminKey(config: Config, env: Record<string, string | undefined> = process.env): string | undefined {
+  const inAzure = env.WEBSITE_SITE_NAME !== undefined;
+  return inAzure && !config.allowAdminKeyInAzure ? undefined : config.adminKey;
 }
 
 async function createSigner(config: Config, clock: Clock): Promise<TokenSigner> {

@@ -2,8 +2,8 @@ import { h } from './dom.js';
 import { announce } from './announce.js';
 
 /** A copy button: the Clipboard API (secure contexts: https, or localhost). */
-export function copyButton(text: string, label: string): HTMLElement {
-  const button = h('fluent-button', { size: 'small', 'aria-label': label }, 'Copy');
+export function copyButton(text: string, label: string, id: string): HTMLElement {
+  const button = h('fluent-button', { id, size: 'small', 'aria-label': label }, 'Copy');
   button.addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(text);

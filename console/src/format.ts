@@ -23,7 +23,7 @@ export function relativeTime(iso: string, now = Date.now()): string {
   if (Number.isNaN(time)) return '';
   const seconds = Math.round((time - now) / 1000);
   for (const [unit, size] of units) {
-    if (Math.abs(seconds) >= size || unit === 'second') return relative.format(Math.trunc(seconds / size), unit);
+    if (Math.abs(seconds) >= size || unit === 'second') return relative.format(Math.round(seconds / size), unit);
   }
   return '';
 }

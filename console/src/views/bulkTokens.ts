@@ -85,7 +85,7 @@ export function bulkTokensView(api: Api): { element: HTMLElement; refresh: () =>
       ),
       ...lines.flatMap((line) => [
         h('span', { class: 'secondary', id: `${line.id}-label` }, line.label),
-        h('div', { class: 'secret-row' }, h('code', { id: line.id, 'aria-labelledby': `${line.id}-label` }, line.text), copyButton(line.text, line.copy)),
+        h('div', { class: 'secret-row' }, h('code', { id: line.id, 'aria-labelledby': `${line.id}-label` }, line.text), copyButton(line.text, line.copy, `${line.id}-copy`)),
       ]),
       h('p', { class: 'hint' }, 'ccmsetup needs your usual /mp, CCMHOSTNAME and SMSSiteCode properties as well.'),
       done,

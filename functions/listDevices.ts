@@ -1,7 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { validate } from '../shared/http/body.js';
-import { handle } from '../shared/http/handle.js';
+import { handleAdmin } from '../shared/http/adminHandle.js';
 import { json } from '../shared/http/responses.js';
 
 const listQuery = z.object({
@@ -16,8 +16,7 @@ const listQuery = z.object({
 });
 
 export async function listDevices(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handle(request, context, async ({ admin, deviceAdmin }) => {
-    await admin.authorize(request);
+  return handleAdmin(request, context, async ({ services: { deviceAdmin } }) => {
     const query = validate(listQuery, Object.fromEntries(request.query.entries()));
     return json(200, await deviceAdmin.list(query.status, query.limit ?? 100, query.continuation));
   });

@@ -1,4 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { auditedRegistration } from '../shared/audit/registrationAudit.js';
 import { bearerCredential } from '../shared/http/bearer.js';
 import { readJsonBody } from '../shared/http/body.js';
 import { handle } from '../shared/http/handle.js';
@@ -8,14 +9,16 @@ import { tokenTypes } from '../shared/tokens/jws.js';
 
 /** Internet registration: a bulk registration token and a proof by the device's key. */
 export async function registerDevice(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handle(request, context, async ({ verifier, proofs, registration }) => {
+  return handle(request, context, async ({ verifier, proofs, registration, audit }) => {
     const bulkToken = bearerCredential(request, 'bulk registration token');
     const { proof } = await readJsonBody(request, proofRequest);
     const claims = await verifier.verify(bulkToken, tokenTypes.bulk, 'bulk registration token');
     const { certificate } = await proofs.verify(proof, { method: request.method, url: request.url, bearerToken: bulkToken });
-    const result = await registration.registerWithBulkToken(String(claims.jti), certificate);
+    const bulkTokenId = String(claims.jti);
+    const result = await auditedRegistration(audit, request, context, { thumbprint: certificate.thumbprint, details: { registration: 'bulk', bulkTokenId } }, () =>
+      registration.registerWithBulkToken(bulkTokenId, certificate),
+    );
     if (result.kind !== 'issued') throw new Error('bulk registration never waits for approval');
-    context.info(`device ${result.answer.deviceId} registered with bulk token ${String(claims.jti)}`);
     return json(201, result.answer);
   });
 }

@@ -1,4 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { auditedRegistration } from '../shared/audit/registrationAudit.js';
 import { ServiceError } from '../shared/errors.js';
 import { readJsonBody } from '../shared/http/body.js';
 import { handle } from '../shared/http/handle.js';
@@ -8,7 +9,7 @@ import { proofRequest } from '../shared/proof/proofRequest.js';
 
 /** Registration from the organisation's network, under the approval policy. */
 export async function registerInternal(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handle(request, context, async ({ internalNetworks, proofs, registration }) => {
+  return handle(request, context, async ({ internalNetworks, proofs, registration, audit }) => {
     const address = callerAddress(request);
     if (address === undefined || !internalNetworks.contains(address)) {
       throw new ServiceError(
@@ -18,12 +19,10 @@ export async function registerInternal(request: HttpRequest, context: Invocation
     }
     const { proof } = await readJsonBody(request, proofRequest);
     const { certificate } = await proofs.verify(proof, { method: request.method, url: request.url });
-    const result = await registration.registerInternal(certificate);
-    if (result.kind === 'pending') {
-      context.info(`device ${result.deviceId} from ${address} awaits approval`);
-      return json(202, { deviceId: result.deviceId, status: 'pending' }, { 'retry-after': '60' });
-    }
-    context.info(`device ${result.answer.deviceId} registered from ${address}`);
+    const result = await auditedRegistration(audit, request, context, { thumbprint: certificate.thumbprint, details: { registration: 'internal' } }, () =>
+      registration.registerInternal(certificate),
+    );
+    if (result.kind === 'pending') return json(202, { deviceId: result.deviceId, status: 'pending' }, { 'retry-after': '60' });
     return json(201, result.answer);
   });
 }

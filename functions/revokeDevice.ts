@@ -1,14 +1,15 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { handle } from '../shared/http/handle.js';
+import { handleAdmin } from '../shared/http/adminHandle.js';
 import { guidParam } from '../shared/http/params.js';
 import { json } from '../shared/http/responses.js';
 
 export async function revokeDevice(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handle(request, context, async ({ admin, deviceAdmin }) => {
-    const principal = await admin.authorize(request);
+  return handleAdmin(request, context, async ({ services: { audit, deviceAdmin }, audit: call }) => {
     const deviceId = guidParam(request.params.id, 'the device id');
-    const result = await deviceAdmin.revoke(deviceId);
-    context.info(`device ${deviceId} revoked by ${principal.name}`);
+    const result = await audit.adminAction(call, { action: 'device.revoke', target: { kind: 'device', id: deviceId } }, async () => ({
+      result: await deviceAdmin.revoke(deviceId),
+      status: 200,
+    }));
     return json(200, result);
   });
 }

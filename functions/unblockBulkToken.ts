@@ -1,14 +1,15 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { handle } from '../shared/http/handle.js';
+import { handleAdmin } from '../shared/http/adminHandle.js';
 import { guidParam } from '../shared/http/params.js';
 import { json } from '../shared/http/responses.js';
 
 export async function unblockBulkToken(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handle(request, context, async ({ admin, bulkTokens }) => {
-    const principal = await admin.authorize(request);
+  return handleAdmin(request, context, async ({ services: { audit, bulkTokens }, audit: call }) => {
     const id = guidParam(request.params.id, 'the bulk token id');
-    const result = await bulkTokens.setBlocked(id, false);
-    context.info(`bulk token ${id} unblocked by ${principal.name}`);
+    const result = await audit.adminAction(call, { action: 'bulk-token.unblock', target: { kind: 'bulk-token', id } }, async () => ({
+      result: await bulkTokens.setBlocked(id, false),
+      status: 200,
+    }));
     return json(200, result);
   });
 }

@@ -19,6 +19,8 @@ import { ProofVerifier } from './proof/proofVerifier.js';
 import { TableReplayCache } from './proof/replayCache.js';
 import { TableRevocationList } from './devices/revocationList.js';
 import { PurgeService } from './purge/purgeService.js';
+import { AuditTrail } from './audit/auditTrail.js';
+import { TableAuditStore } from './audit/tableAuditStore.js';
 
 /**
  * The composition root: the one place that picks adapters from configuration. Handlers ask
@@ -38,6 +40,7 @@ export interface Services {
   readonly deviceAdmin: DeviceAdminService;
   readonly purge: PurgeService;
   readonly deviceAuth: DeviceAuthenticator;
+  readonly audit: AuditTrail;
 }
 
 export interface ServiceOverrides {
@@ -71,6 +74,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     deviceAdmin: new DeviceAdminService(devices, revocations, clock, policy),
     purge: new PurgeService({ tables, clock, storageConnection: config.storageConnection, tablePrefix: config.tablePrefix, ...config.purge }),
     deviceAuth: new DeviceAuthenticator(verifier, proofs, revocations),
+    audit: new AuditTrail(new TableAuditStore(tables), clock),
   };
 }
 

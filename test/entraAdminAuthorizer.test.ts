@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpRequest } from '@azure/functions';
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type JWK } from 'jose';
+import { PrincipalRefusedError } from '../shared/admin/adminAuthorizer.js';
 import { EntraAdminAuthorizer, type EntraAdminAuthorizerOptions } from '../shared/admin/entraAdminAuthorizer.js';
 import { ServiceError, UnavailableError } from '../shared/errors.js';
 
@@ -126,26 +127,33 @@ async function failure(promise: Promise<unknown>): Promise<ServiceError> {
 }
 
 describe('EntraAdminAuthorizer', () => {
-  it('accepts a v2.0 token of the tenant for the admin audience with the app role, naming the caller by oid', async () => {
-    await expect(authorizer().authorize(request(await accessToken()))).resolves.toEqual({ name: objectId });
+  it('accepts a v2.0 token of the tenant for the admin audience with the app role, naming the caller by oid and upn', async () => {
+    await expect(authorizer().authorize(request(await accessToken()))).resolves.toEqual({ kind: 'entra', id: objectId, name: 'admin@contoso.example' });
+  });
+
+  it('names the caller for the audit trail by the display name first, then preferred_username, then upn', async () => {
+    const named = await accessToken({ name: 'Ada Admin', preferred_username: 'ada@contoso.example' });
+    await expect(authorizer().authorize(request(named))).resolves.toEqual({ kind: 'entra', id: objectId, name: 'Ada Admin' });
+    const preferred = await accessToken({ preferred_username: 'ada@contoso.example' });
+    await expect(authorizer().authorize(request(preferred))).resolves.toEqual({ kind: 'entra', id: objectId, name: 'ada@contoso.example' });
   });
 
   it('accepts the v1 issuer (sts.windows.net) of the same tenant too', async () => {
     const token = await accessToken({ iss: v1Issuer, ver: '1.0' });
-    await expect(authorizer().authorize(request(token))).resolves.toEqual({ name: objectId });
+    await expect(authorizer().authorize(request(token))).resolves.toEqual({ kind: 'entra', id: objectId, name: 'admin@contoso.example' });
   });
 
   it('names an app-only caller by appid when there is no oid, and never by the token', async () => {
     const appId = randomUUID();
     const token = await accessToken({ oid: undefined, upn: undefined, appid: appId });
     const principal = await authorizer().authorize(request(token));
-    expect(principal).toEqual({ name: appId });
+    expect(principal).toEqual({ kind: 'entra', id: appId, name: appId });
     expect(JSON.stringify(principal)).not.toContain(token.split('.')[2]!);
   });
 
   it('accepts a token that expired within the 300 s clock skew', async () => {
     const token = await accessToken({ exp: now - 299 });
-    await expect(authorizer().authorize(request(token))).resolves.toEqual({ name: objectId });
+    await expect(authorizer().authorize(request(token))).resolves.toMatchObject({ id: objectId });
   });
 
   it('answers 403 forbidden for a valid token without the app role', async () => {
@@ -153,6 +161,9 @@ describe('EntraAdminAuthorizer', () => {
       const error = await failure(authorizer().authorize(request(await accessToken({ roles }))));
       expect([error.code, error.status]).toEqual(['forbidden', 403]);
       expect(error.detail).toContain(appRole);
+      // The token was genuine, so the audit trail can name who was refused.
+      expect(error).toBeInstanceOf(PrincipalRefusedError);
+      expect((error as PrincipalRefusedError).principal).toEqual({ kind: 'entra', id: objectId, name: 'admin@contoso.example' });
     }
   });
 

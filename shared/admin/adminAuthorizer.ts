@@ -3,9 +3,27 @@ import { constantTimeEqual } from '../crypto/constantTime.js';
 import { ServiceError } from '../errors.js';
 import { bearerCredential } from '../http/bearer.js';
 
-/** Who made an admin call, for audit logs. Never holds the credential itself. */
+/** Who made an admin call, for the audit trail. Never holds the credential itself. */
 export interface AdminPrincipal {
+  readonly kind: 'admin-key' | 'entra';
+  /** Entra only: the object id (`oid`), or the client app's id for an app-only token. */
+  readonly id?: string;
+  /** Entra: `name`, `preferred_username` or `upn` (else the id); the admin key: "admin key". */
   readonly name: string;
+}
+
+/**
+ * A refusal of a credential that did identify its holder (a valid Entra token without the
+ * admin role): the audit trail records who was refused, not just that someone was.
+ */
+export class PrincipalRefusedError extends ServiceError {
+  constructor(
+    readonly principal: AdminPrincipal,
+    detail: string,
+  ) {
+    super('forbidden', detail);
+    this.name = 'PrincipalRefusedError';
+  }
 }
 
 /** The admin-credential port: every admin route calls `authorize` and nothing else. */
@@ -25,7 +43,7 @@ export class AdminKeyAuthorizer implements AdminAuthorizer {
     if (!constantTimeEqual(credential, this.expected)) {
       throw new ServiceError('invalid_token', 'the admin credential is not valid');
     }
-    return { name: 'admin-key' };
+    return { kind: 'admin-key', name: 'admin key' };
   }
 }
 

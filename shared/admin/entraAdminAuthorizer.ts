@@ -3,7 +3,7 @@ import { createRemoteJWKSet, customFetch, decodeJwt, errors, jwtVerify, type Fet
 import { maxClockSkewSeconds, type Clock } from '../clock.js';
 import { ServiceError, UnavailableError } from '../errors.js';
 import { bearerCredential } from '../http/bearer.js';
-import type { AdminAuthorizer, AdminPrincipal } from './adminAuthorizer.js';
+import { PrincipalRefusedError, type AdminAuthorizer, type AdminPrincipal } from './adminAuthorizer.js';
 
 export interface EntraAdminAuthorizerOptions {
   /** The Entra tenant (directory) id the admins belong to. */
@@ -87,11 +87,12 @@ export class EntraAdminAuthorizer implements AdminAuthorizer {
   async authorize(request: HttpRequest): Promise<AdminPrincipal> {
     const token = bearerCredential(request, 'Entra ID access token');
     const claims = await this.verify(token);
+    const principal = principalOf(claims);
     const roles = Array.isArray(claims.roles) ? claims.roles : [];
     if (!roles.includes(this.appRole)) {
-      throw new ServiceError('forbidden', `the access token does not carry the app role "${this.appRole}"`);
+      throw new PrincipalRefusedError(principal, `the access token does not carry the app role "${this.appRole}"`);
     }
-    return { name: principalName(claims) };
+    return principal;
   }
 
   private async verify(token: string): Promise<JWTPayload> {
@@ -142,13 +143,23 @@ function unverifiedIssuer(token: string): string {
   }
 }
 
-/** A stable id of the caller for audit logs: object id, else the client app's id, else the UPN. */
-function principalName(claims: JWTPayload): string {
-  for (const claim of ['oid', 'appid', 'azp', 'upn']) {
+/**
+ * The caller for the audit trail: a stable id (object id, else the client app's id, else the
+ * UPN) and a name a person recognises (display name, else sign-in name, else UPN, else the id).
+ */
+function principalOf(claims: JWTPayload): AdminPrincipal {
+  const id = firstClaim(claims, ['oid', 'appid', 'azp', 'upn']);
+  if (id === undefined) throw new ServiceError('invalid_token', 'the Entra ID access token names no caller (no oid, appid, azp or upn claim)');
+  return { kind: 'entra', id, name: firstClaim(claims, ['name', 'preferred_username', 'upn']) ?? id };
+}
+
+function firstClaim(claims: JWTPayload, names: readonly string[]): string | undefined {
+  for (const claim of names) {
     const value = claims[claim];
-    if (typeof value === 'string' && value !== '') return value;
+    // Bounded: a name is shown in the console and stored in every audit entry of the caller.
+    if (typeof value === 'string' && value.trim() !== '') return value.trim().slice(0, 256);
   }
-  throw new ServiceError('invalid_token', 'the Entra ID access token names no caller (no oid, appid, azp or upn claim)');
+  return undefined;
 }
 
 /** Says which check failed without echoing token content (jose's messages name only the claim). */

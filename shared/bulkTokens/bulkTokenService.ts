@@ -69,9 +69,8 @@ export class BulkTokenService {
    * Signs first, stores second: if signing fails nothing is stored, and if storing fails the
    * token is never shown to anyone, so no token exists without its record.
    */
-  async create(input: NewBulkToken): Promise<IssuedBulkToken> {
+  async create(input: NewBulkToken, id: string = randomUUID()): Promise<IssuedBulkToken> {
     const lifetimeMinutes = input.lifetimeMinutes ?? defaultLifetimeMinutes;
-    const id = randomUUID();
     const issuedAt = this.clock.now();
     const expiresAt = issuedAt + lifetimeMinutes * 60;
     const token = await signJwt(this.signer, tokenTypes.bulk, {

@@ -1,6 +1,7 @@
 import { isoTime, type Clock } from '../clock.js';
 import { ServiceError } from '../errors.js';
 import { ConcurrentUpdateError } from '../storage/versioned.js';
+import { deviceIdFor } from './deviceId.js';
 import type { DeviceRecord, DeviceStatus, DeviceStore } from './deviceStore.js';
 import type { RevocationList } from './revocationList.js';
 import { pendingApprovalSeconds } from './registrationService.js';
@@ -9,6 +10,8 @@ export interface DeviceView {
   deviceId: string;
   status: DeviceStatus;
   registration: string;
+  /** The bulk token the device first registered with (bulk registrations only). */
+  bulkTokenId?: string;
   thumbprint: string;
   registeredAt: string;
   expiresAt: string;
@@ -28,6 +31,18 @@ export class DeviceAdminService {
   async list(status: DeviceStatus | undefined, pageSize: number, continuation: string | undefined) {
     const page = await this.devices.list(status, pageSize, continuation);
     return { items: page.items.map(view), ...(page.continuation === undefined ? {} : { continuation: page.continuation }) };
+  }
+
+  /**
+   * One device by its id or its certificate's thumbprint. The id is derived from the
+   * thumbprint (decision 0002), so both are the same point read; a thumbprint lookup also
+   * checks the stored thumbprint, so it never answers with another certificate's device.
+   */
+  async get(key: { deviceId: string } | { thumbprint: string }): Promise<DeviceView | undefined> {
+    const deviceId = 'deviceId' in key ? key.deviceId : deviceIdFor(key.thumbprint);
+    const found = await this.devices.get(deviceId);
+    if (!found || ('thumbprint' in key && found.value.thumbprint !== key.thumbprint)) return undefined;
+    return view(found.value);
   }
 
   /**
@@ -81,6 +96,7 @@ function view(record: DeviceRecord): DeviceView {
     deviceId: record.deviceId,
     status: record.status,
     registration: record.registration,
+    ...(record.bulkTokenId === undefined ? {} : { bulkTokenId: record.bulkTokenId }),
     thumbprint: record.thumbprint,
     registeredAt: isoTime(record.registeredAt),
     expiresAt: isoTime(record.expiresAt),

@@ -10,7 +10,10 @@ import { deviceTokenAnswer, type DeviceTokenAnswer, type DeviceTokenIssuer } fro
 
 export const pendingApprovalSeconds = (days: number) => days * 24 * 3600;
 
-export type RegistrationResult = { kind: 'issued'; answer: DeviceTokenAnswer } | { kind: 'pending'; deviceId: string };
+export type RegistrationResult =
+  | { kind: 'issued'; answer: DeviceTokenAnswer }
+  // `first`: this request recorded the pending pairing (not a device polling while it waits).
+  | { kind: 'pending'; deviceId: string; first: boolean };
 
 /** Conditional writes of one pairing race only with the same device's own requests. */
 const maxWriteAttempts = 10;
@@ -46,8 +49,8 @@ export class RegistrationService {
     refuseRevoked(existing?.value);
     const approved = existing?.value.status === 'active' || this.policy.approvalMode === 'auto';
     if (!approved) {
-      if (!existing) await this.recordPending(deviceId, certificate.thumbprint);
-      return { kind: 'pending', deviceId };
+      const first = !existing && (await this.recordPending(deviceId, certificate.thumbprint));
+      return { kind: 'pending', deviceId, first };
     }
     return this.issue(deviceId, certificate.thumbprint, 'internal', undefined, existing);
   }
@@ -70,7 +73,8 @@ export class RegistrationService {
     return result.answer;
   }
 
-  private async recordPending(deviceId: string, thumbprint: string): Promise<void> {
+  /** False when the same device's concurrent request recorded it first. */
+  private async recordPending(deviceId: string, thumbprint: string): Promise<boolean> {
     const now = this.clock.now();
     try {
       await this.devices.insert({
@@ -84,9 +88,11 @@ export class RegistrationService {
         approvedAt: undefined,
         revokedAt: undefined,
       });
+      return true;
     } catch (error) {
       // The same device's concurrent request recorded it first: the outcome is the same.
       if (!(error instanceof AlreadyExistsError)) throw error;
+      return false;
     }
   }
 

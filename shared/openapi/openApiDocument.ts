@@ -1,3 +1,4 @@
+import { auditActions, auditOutcomes } from '../audit/auditEntry.js';
 import { errorCodes } from '../errors.js';
 
 /**
@@ -24,9 +25,9 @@ const deviceErrors = {
 
 const adminErrors = {
   '400': problem('Malformed request (invalid_request)'),
-  '401': problem('No or bad admin credential'),
-  '403': problem('The credential lacks the admin role (forbidden)'),
-  '503': problem('Storage or Key Vault unavailable (unavailable)'),
+  '401': problem('No or bad admin credential (recorded in the audit trail as admin.refused)'),
+  '403': problem('The credential lacks the admin role (forbidden; recorded as admin.refused)'),
+  '503': problem('Storage or Key Vault unavailable, or the audit entry could not be written (unavailable)'),
 };
 
 const guidParameter = (description: string) => ({
@@ -135,26 +136,76 @@ export const openApiDocument = {
         required: ['id', 'status'],
         properties: { id: { type: 'string', format: 'uuid' }, status: { enum: ['active', 'expired', 'blocked'] } },
       },
+      Device: {
+        type: 'object',
+        required: ['deviceId', 'status', 'registration', 'thumbprint', 'registeredAt', 'expiresAt'],
+        properties: {
+          deviceId: { type: 'string', format: 'uuid' },
+          status: { enum: ['pending', 'active', 'revoked'] },
+          registration: { enum: ['internal', 'bulk'] },
+          bulkTokenId: { type: 'string', format: 'uuid', description: 'The bulk token the device first registered with (bulk only)' },
+          thumbprint: { type: 'string', description: 'base64url SHA-256 of the certificate DER (x5t#S256)' },
+          registeredAt: isoTime,
+          expiresAt: isoTime,
+        },
+      },
       DeviceList: {
         type: 'object',
         required: ['items'],
         properties: {
-          items: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['deviceId', 'status', 'registration', 'thumbprint', 'registeredAt', 'expiresAt'],
-              properties: {
-                deviceId: { type: 'string', format: 'uuid' },
-                status: { enum: ['pending', 'active', 'revoked'] },
-                registration: { enum: ['internal', 'bulk'] },
-                thumbprint: { type: 'string', description: 'base64url SHA-256 of the certificate DER (x5t#S256)' },
-                registeredAt: isoTime,
-                expiresAt: isoTime,
-              },
+          items: { type: 'array', items: ref('Device') },
+          continuation: { type: 'string', description: 'Pass back as ?continuation= for the next page' },
+        },
+      },
+      AuditEntry: {
+        type: 'object',
+        required: ['id', 'schemaVersion', 'time', 'action', 'outcome', 'actor'],
+        properties: {
+          id: { type: 'string', description: 'Unique and stable' },
+          schemaVersion: { const: 1 },
+          time: { ...isoTime, description: 'UTC, milliseconds; for an admin action, when it started' },
+          action: { enum: [...auditActions] },
+          outcome: {
+            enum: [...auditOutcomes],
+            description: 'attempted: the action started but its outcome could not be recorded, so it may or may not have taken effect',
+          },
+          status: { type: 'integer', description: 'The HTTP status the caller got' },
+          code: { type: 'string', description: 'The problem code, when refused or failed' },
+          actor: {
+            type: 'object',
+            required: ['kind', 'name'],
+            properties: {
+              kind: { enum: ['entra', 'admin-key', 'device', 'anonymous'] },
+              id: { type: 'string', description: 'Entra object id (or app id for app-only tokens); entra only' },
+              name: { type: 'string', description: 'Display name or UPN (entra), "admin key", the device id, or "anonymous"' },
             },
           },
-          continuation: { type: 'string', description: 'Pass back as ?continuation= for the next page' },
+          callerAddress: { type: 'string' },
+          target: {
+            type: 'object',
+            required: ['kind', 'id'],
+            properties: { kind: { enum: ['bulk-token', 'device'] }, id: { type: 'string' } },
+          },
+          details: {
+            type: 'object',
+            properties: {
+              registration: { enum: ['bulk', 'internal'] },
+              bulkTokenId: { type: 'string', format: 'uuid' },
+              lifetimeMinutes: { type: 'integer' },
+              maxUses: { type: 'integer' },
+              route: { type: 'string', description: 'admin.refused: "METHOD /api/path"' },
+              suppressed: { type: 'integer', description: 'admin.refused: refusals this instance skipped before this one (rate cap)' },
+            },
+          },
+          invocationId: { type: 'string' },
+        },
+      },
+      AuditPage: {
+        type: 'object',
+        required: ['items'],
+        properties: {
+          items: { type: 'array', items: ref('AuditEntry'), description: 'Newest first; may be fewer than limit, even none, while continuation is set' },
+          continuation: { type: 'string', description: 'Absent on the last page; pass back with the same query for the next page' },
         },
       },
       DeviceStatus: {
@@ -272,6 +323,38 @@ export const openApiDocument = {
           { name: 'continuation', in: 'query', schema: { type: 'string' } },
         ],
         responses: { '200': ok('A page of devices', 'DeviceList'), ...adminErrors },
+      },
+    },
+    '/devices/{id}': {
+      get: {
+        operationId: 'getDevice',
+        summary: 'One device, by its id or by its certificate thumbprint',
+        security: [{ admin: [] }],
+        parameters: [
+          {
+            name: 'id',
+            in: 'path',
+            required: true,
+            description: 'The device id (GUID), or the certificate thumbprint (base64url SHA-256, 43 characters)',
+            schema: { type: 'string' },
+          },
+        ],
+        responses: { '200': ok('The device', 'Device'), ...adminErrors, '404': problem('No such device (not_found)') },
+      },
+    },
+    '/audit': {
+      get: {
+        operationId: 'listAudit',
+        summary: 'The audit trail, newest first: admin actions, refused admin requests, device registrations',
+        security: [{ admin: [] }],
+        parameters: [
+          { name: 'from', in: 'query', description: 'Inclusive; default: 7 days before to', schema: isoTime },
+          { name: 'to', in: 'query', description: 'Exclusive; default: now. At most 366 days after from', schema: isoTime },
+          { name: 'action', in: 'query', schema: { enum: [...auditActions] } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          { name: 'continuation', in: 'query', description: 'From the previous page of the same query', schema: { type: 'string' } },
+        ],
+        responses: { '200': ok('A page of entries', 'AuditPage'), ...adminErrors },
       },
     },
     '/devices/{id}/approve': {

@@ -5,6 +5,8 @@ export interface Answer {
   headers: Headers;
   body: Record<string, unknown>;
   text: string;
+  /** What the handler logged, one `level: message` string per call. */
+  logs: string[];
 }
 
 export interface CallOptions {
@@ -48,7 +50,7 @@ export async function invoke(handler: HttpHandler, options: CallOptions): Promis
   } catch {
     body = {};
   }
-  return { status: response.status, headers: response.headers, body, text };
+  return { status: response.status, headers: response.headers, body, text, logs };
 }
 
 export function bearer(token: string): Record<string, string> {

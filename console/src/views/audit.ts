@@ -103,7 +103,7 @@ export function auditView(api: Api): { element: HTMLElement; refresh: () => Prom
         'tr',
         { 'data-audit-id': entry.id, 'data-action': entry.action },
         h('td', {}, localTime(entry.time), h('span', { class: 'secondary' }, relativeTime(entry.time))),
-        h('td', { class: 'mono' }, entry.action),
+        h('td', { class: 'mono nowrap' }, entry.action),
         h('td', {}, h('fluent-badge', { appearance: 'tint', color: outcomeColor[entry.outcome] ?? 'informative' }, entry.outcome), entry.status ? h('span', { class: 'secondary' }, `${entry.status}${entry.code ? ` ${entry.code}` : ''}`) : null),
         h(
           'td',
@@ -113,7 +113,7 @@ export function auditView(api: Api): { element: HTMLElement; refresh: () => Prom
         ),
         h('td', { class: 'mono target' }, entry.target ? `${entry.target.kind} ${entry.target.id}` : ''),
         h('td', { class: 'mono' }, entry.callerAddress ?? ''),
-        h('td', { class: 'secondary' }, describeDetails(entry.details)),
+        h('td', { class: 'details' }, describeDetails(entry.details)),
       ),
     );
     replaceChildren(

@@ -40,6 +40,7 @@ export async function resumeEntra(config: EntraConfig): Promise<Session | undefi
   if (!account) return undefined;
   pca.setActiveAccount(account);
   return {
+    kind: 'entra',
     who: account.name ?? account.username,
     credential: async () => {
       try {

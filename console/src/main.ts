@@ -62,8 +62,11 @@ function showConsole(main: HTMLElement, session: Session, config: SignInConfig):
     document.getElementById('sign-out')?.addEventListener('click', () => void signOut());
   }
 
-  // A refused credential (key changed, role removed, token revoked) ends the session.
+  // A refused admin key (changed since, or the host restarted with another) ends the
+  // session. An Entra token is renewed by MSAL itself, so a 401 there is a configuration
+  // fault the view shows, not a reason to sign the user out of Entra ID.
   const api = new Api(session.credential, (error) => {
+    if (session.kind !== 'admin-key') return;
     announce(`Signed out: ${error.title}`);
     void session.signOut().then(() => signInForm(main, config)).then((next) => showConsole(main, next, config));
   });

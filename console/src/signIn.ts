@@ -9,6 +9,7 @@ export interface SignInConfig {
 }
 
 export interface Session {
+  kind: 'admin-key' | 'entra';
   /** Shown in the banner: "admin key" or the account's name. */
   who: string;
   credential: CredentialSource;
@@ -23,6 +24,7 @@ const adminKeyItem = 'cmg-console.admin-key';
 
 function adminKeySession(key: string): Session {
   return {
+    kind: 'admin-key',
     who: 'admin key',
     credential: async () => key,
     signOut: async () => sessionStorage.removeItem(adminKeyItem),

@@ -59,14 +59,17 @@ function showConsole(main: HTMLElement, session: Session, config: SignInConfig):
   if (banner && who) {
     who.textContent = `Signed in: ${session.who}`;
     banner.hidden = false;
-    document.getElementById('sign-out')?.addEventListener('click', () => void signOut());
+    const button = document.getElementById('sign-out');
+    if (button) button.onclick = () => void signOut();
   }
 
   // A refused admin key (changed since, or the host restarted with another) ends the
   // session. An Entra token is renewed by MSAL itself, so a 401 there is a configuration
   // fault the view shows, not a reason to sign the user out of Entra ID.
+  let ended = false;
   const api = new Api(session.credential, (error) => {
-    if (session.kind !== 'admin-key') return;
+    if (session.kind !== 'admin-key' || ended) return;
+    ended = true;
     announce(`Signed out: ${error.title}`);
     void session.signOut().then(() => signInForm(main, config)).then((next) => showConsole(main, next, config));
   });

@@ -99,7 +99,7 @@ export function signInForm(main: HTMLElement, config: SignInConfig): Promise<Ses
         h('fluent-button', { id: 'sign-in-key', type: 'submit', appearance: config.entra ? 'secondary' : 'primary' }, 'Sign in'),
       );
       parts.push(
-        h('p', {}, config.entra ? 'Or use the admin key, where this service accepts it.' : 'Enter the admin key. `npm start` prints it, and keeps it in .local/admin-key.'),
+        h('p', {}, config.entra ? 'Or use the admin key, where this service accepts it.' : 'Enter the admin key: npm start prints it when it starts, and keeps it in .local/admin-key.'),
         form,
         h('p', { class: 'hint' }, 'The key is kept for this browser tab only (session storage) and sent only to this service.'),
       );

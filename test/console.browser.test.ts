@@ -20,7 +20,7 @@ const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(chromiumPath);
 if (!haveChromium) {
   if (process.env.CI) throw new Error(`Chromium is missing at ${chromiumPath}; CI installs it (.ci/run: apt-get install -y chromium)`);
-  console.log(`console.browser.test.ts skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+  process.stderr.write(`console.browser.test.ts skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)\n`);
 }
 const describeWithBrowser = haveChromium ? describe : describe.skip;
 
@@ -55,6 +55,7 @@ describeWithBrowser('the console in headless Chromium', () => {
     [host, browser] = await Promise.all([
       // Manual approval, so an internal registration waits for the administrator.
       startLocalHost({ APPROVAL_MODE: 'manual', STORAGE_CONNECTION: process.env.TEST_STORAGE_CONNECTION ?? '', TABLE_PREFIX: uniqueTablePrefix() }),
+      // --no-sandbox: CI containers run Chromium as root, where its sandbox cannot start.
       chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] }),
     ]);
     context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-US', timezoneId: 'UTC' });
@@ -151,7 +152,9 @@ describeWithBrowser('the console in headless Chromium', () => {
     expect(internal.code).toBe(3); // approval pending
     pendingDevice = deviceIdIn(internal.output);
 
-    await page.locator('#tab-devices').click();
+    // With the keyboard: the tab list moves between views with the arrow keys.
+    await page.locator('#tab-tokens').focus();
+    await page.keyboard.press('ArrowRight');
     const bulkRow = page.locator(`#device-table tr[data-device-id="${bulkDevice}"]`);
     await expectText(bulkRow, 'active');
     await expectText(bulkRow, 'Bulk token');
@@ -176,9 +179,9 @@ describeWithBrowser('the console in headless Chromium', () => {
     const dialog = page.locator('#revoke-dialog');
     await expectText(dialog, bulkDevice);
     await expectText(dialog, 'bulk token');
-    // Focus starts on Cancel; Cancel changes nothing and gives focus back.
+    // Focus starts on Cancel; Escape cancels, changes nothing and gives focus back.
     expect(await page.evaluate('document.activeElement?.id')).toBe('revoke-dialog-cancel');
-    await page.locator('#revoke-dialog-cancel').click();
+    await page.keyboard.press('Escape');
     expect(await page.locator('#revoke-dialog').count()).toBe(0);
     expect(await page.evaluate('document.activeElement?.id')).toBe(`revoke-${bulkDevice}`);
     await expectText(page.locator(`#device-table tr[data-device-id="${bulkDevice}"]`), 'active');

@@ -242,11 +242,15 @@ describeWithBrowser('the console in headless Chromium', () => {
     expect(listed.items.filter((item) => item.action === 'admin.refused').map((item) => item.outcome)).toContain('refused');
   });
 
-  it('made no request to any host but the service, and broke no CSP rule', () => {
+  it('made no request to any host but the service, broke no CSP rule, and never loaded the sign-in library', async () => {
     expect(requests.length).toBeGreaterThan(10);
     const elsewhere = requests.filter((url) => !url.startsWith('data:') && new URL(url).origin !== origin());
     expect(elsewhere).toEqual([]);
     expect(cspViolations).toEqual([]);
+    // MSAL (the only code naming the identity platform) is a chunk loaded for Entra sign-in only.
+    const scripts = [...new Set(requests.filter((url) => url.endsWith('.js')))];
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const url of scripts) expect({ url, msal: (await (await fetch(url)).text()).includes('login.microsoftonline.com') }).toEqual({ url, msal: false });
   });
 });
 

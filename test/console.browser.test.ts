@@ -266,3 +266,79 @@ async function expectText(locator: ReturnType<Page['locator']>, text: string, ti
 }
 
 mkdirSync(screenshotDir, { recursive: true });
+
+describeWithBrowser('the console with Entra ID sign-in, in headless Chromium', () => {
+  const tenant = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+  const client = '3f2c6a2e-0d0c-4b1a-9f7e-5a4f1c2b9d10';
+  let host: LocalHost;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    [host, browser] = await Promise.all([
+      startLocalHost({
+        STORAGE_CONNECTION: process.env.TEST_STORAGE_CONNECTION ?? '',
+        TABLE_PREFIX: uniqueTablePrefix(),
+        TENANT_ID: tenant,
+        ADMIN_AUDIENCE: `api://${client}`,
+        CONSOLE_CLIENT_ID: client,
+      }),
+      chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] }),
+    ]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await host?.stop();
+  });
+
+  it('sends the administrator to Microsoft Entra ID: authorization code with PKCE, for the admin API, back to the bridge page', async () => {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(8_000);
+    // The identity platform is out of reach here: its discovery answers come from the test,
+    // and the authorization request is caught instead of followed.
+    const identity: string[] = [];
+    let authorize: URL | undefined;
+    await page.route('https://login.microsoftonline.com/**', async (route) => {
+      const url = new URL(route.request().url());
+      identity.push(url.pathname);
+      if (url.pathname.endsWith('/openid-configuration')) {
+        const base = `https://login.microsoftonline.com/${tenant}`;
+        await route.fulfill({
+          contentType: 'application/json',
+          body: JSON.stringify({
+            issuer: `${base}/v2.0`,
+            authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+            token_endpoint: `${base}/oauth2/v2.0/token`,
+            end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+            jwks_uri: `https://login.microsoftonline.com/${tenant}/discovery/v2.0/keys`,
+            response_types_supported: ['code'],
+          }),
+        });
+        return;
+      }
+      if (url.pathname.endsWith('/authorize')) {
+        authorize = url;
+        await route.fulfill({ contentType: 'text/html', body: '<p>Microsoft sign-in (stand-in)</p>' });
+        return;
+      }
+      await route.fulfill({ status: 404, body: '' });
+    });
+
+    const response = await page.goto(`${host.url}/api/console`);
+    expect(response?.headers()['content-security-policy']).toContain("connect-src 'self' https://login.microsoftonline.com;");
+    await page.locator('#sign-in-entra').click();
+    await page.waitForURL(/login\.microsoftonline\.com/);
+    expect(authorize).toBeDefined();
+    const query = authorize?.searchParams;
+    expect(authorize?.pathname).toBe(`/${tenant}/oauth2/v2.0/authorize`);
+    expect({
+      client: query?.get('client_id'),
+      responseType: query?.get('response_type'),
+      method: query?.get('code_challenge_method'),
+      redirect: query?.get('redirect_uri'),
+    }).toEqual({ client, responseType: 'code', method: 'S256', redirect: `${new URL(host.url).origin}/api/console/redirect.html` });
+    expect(query?.get('code_challenge')).toMatch(/^[\w-]{43}$/);
+    expect(query?.get('scope')?.split(' ')).toContain(`api://${client}/user_impersonation`);
+    await page.close();
+  });
+});

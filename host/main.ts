@@ -94,6 +94,7 @@ async function main(): Promise<void> {
     [
       `cmg-token-auth local host listening on http://localhost:${boundPort}/api (${registeredFunctions().length} functions)`,
       `  admin key:   ${badSettings.includes('ADMIN_KEY') ? '(invalid)' : env.ADMIN_KEY}  (from ${adminKeySource})`,
+      `  console:     http://localhost:${boundPort}/api/console  (sign in with the admin key)`,
       `  data:        ${dataDir}`,
       `  storage:     ${azurite ? `embedded Azurite on port ${azurite.port}, data in ${join(dataDir, 'azurite')}` : 'STORAGE_CONNECTION'}`,
       `  signing:     ${!config ? '(settings invalid)' : config.keyVault ? `Key Vault key ${config.keyVault.keyName}` : `local ${config.signingAlg ?? 'RS256'} key in ${dataDir}`}`,

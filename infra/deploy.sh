@@ -39,6 +39,8 @@ Options:
       --admin-audience <aud>    audience of admin Entra ID tokens: the Application ID URI of
                                 the admin app registration (see docs/deployment.md)
       --admin-app-role <role>   app role admins need (default: CmgTokenAuth.Admin)
+      --console-client-id <id>  application (client) id the console signs in with (Entra ID);
+                                its SPA redirect URI is added if missing (docs/deployment.md)
   -p, --parameters-file <path>  a .bicepparam file for this environment
                                 (default: infra/main.bicepparam)
       --what-if                 show what the deployment would change, change nothing
@@ -89,6 +91,7 @@ internal_networks=""
 internal_networks_set=false
 admin_audience=""
 admin_app_role=""
+console_client_id=""
 parameters_file="$repo_root/infra/main.bicepparam"
 what_if=false
 infra_only=false
@@ -152,6 +155,11 @@ while [[ $# -gt 0 ]]; do
       admin_app_role="$2"
       shift 2
       ;;
+    --console-client-id)
+      need_value "$@"
+      console_client_id="$2"
+      shift 2
+      ;;
     -p | --parameters-file)
       need_value "$@"
       parameters_file="$2"
@@ -195,6 +203,12 @@ if [[ -n "$package_file" ]]; then
 fi
 case "$key_type" in "" | RSA | EC) ;; *) die "--key-type must be RSA or EC" ;; esac
 case "$approval_mode" in "" | auto | manual) ;; *) die "--approval-mode must be auto or manual" ;; esac
+if [[ -n "$console_client_id" ]]; then
+  [[ "$console_client_id" =~ ^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$ ]] ||
+    die "--console-client-id must be an application (client) id, a GUID"
+  [[ -n "$admin_audience" ]] || grep -q '"adminAudience"' "$parameters_file" ||
+    die "--console-client-id needs --admin-audience (the console gets tokens for the admin API)"
+fi
 if [[ "$internal_networks_set" == true && -n "$internal_networks" ]]; then
   [[ "$internal_networks" =~ ^[0-9A-Fa-f:./,[:space:]]+$ ]] ||
     die "--internal-networks must be comma-separated CIDR ranges, such as 203.0.113.0/24 (IPv4) and 2001:db8:1::/48 (IPv6)"
@@ -425,6 +439,7 @@ params=(
 [[ "$internal_networks_set" == false ]] || params+=("internalNetworks=$internal_networks")
 [[ -z "$admin_audience" ]] || params+=("adminAudience=$admin_audience")
 [[ -z "$admin_app_role" ]] || params+=("adminAppRole=$admin_app_role")
+[[ -z "$console_client_id" ]] || params+=("consoleClientId=$console_client_id")
 
 if [[ "$what_if" == true ]]; then
   info "What-if for deployment $deployment_name (nothing is changed)"
@@ -552,6 +567,42 @@ if [[ "$infra_only" == false ]]; then
   smoke_check "$function_url" "$internal_networks_setting"
 fi
 
+# ---- console sign-in ---------------------------------------------------------------------
+
+# The console (/api/console) signs in with an Entra app registration whose single-page-
+# application redirect URIs must list the console's bridge page exactly. Adds it when the
+# signed-in account may change the registration; otherwise says what to run.
+console_sign_in_setup() {
+  local client_id="$1" redirect_uri="$2" current updated
+  if ! current="$(az ad app show --id "$client_id" --query spa.redirectUris --output json 2>/dev/null)"; then
+    warn "could not read app registration $client_id. Add $redirect_uri as its single-page-application
+  redirect URI (Microsoft Entra admin center > App registrations > Authentication; docs/deployment.md)."
+    return 0
+  fi
+  current="$(printf '%s' "$current" | tr -d '\r\n ')"
+  case "$current" in
+    *"\"$redirect_uri\""*)
+      info "Console sign-in: $redirect_uri is registered"
+      return 0
+      ;;
+    "" | "null" | "[]") updated="[\"$redirect_uri\"]" ;;
+    *) updated="${current%]},\"$redirect_uri\"]" ;;
+  esac
+  # Graph replaces the whole list, so the existing URIs are sent again with the new one.
+  if az rest --method PATCH --uri "https://graph.microsoft.com/v1.0/applications(appId='$client_id')" \
+    --headers "Content-Type=application/json" --body "{\"spa\":{\"redirectUris\":$updated}}" --output none; then
+    info "Console sign-in: added $redirect_uri to the app registration's SPA redirect URIs"
+  else
+    warn "could not add $redirect_uri to app registration $client_id (you need to own it, or be an
+  Application Administrator). Add it as a single-page-application redirect URI (docs/deployment.md)."
+  fi
+}
+
+console_url="$function_url/api/console"
+if [[ -n "$console_client_id" ]]; then
+  console_sign_in_setup "$console_client_id" "$console_url/redirect.html"
+fi
+
 # ---- summary -----------------------------------------------------------------------------
 
 cat <<SUMMARY
@@ -564,6 +615,7 @@ Deployed cmg-token-auth ($environment_name) to $resource_group.
   JWKS           $function_url/api/.well-known/jwks.json
   Device API     $function_url/api/register, /api/register/internal, /api/renew, /api/authenticate
   Admin API      $function_url/api/bulk-tokens, /api/devices
+  Console        $console_url
   Key Vault      $key_vault
   Signing key    $signing_key_id
 
@@ -574,6 +626,10 @@ registration token (3 days):
   CMG_URL=$function_url CMG_ADMIN_AUDIENCE=${admin_audience:-<admin audience>} npx bulk-registration-token new --lifetime 4320
 
 SUMMARY
+if [[ -z "$console_client_id" ]] && ! grep -Eq '^[[:space:]]*param[[:space:]]+consoleClientId[[:space:]]*=' "$parameters_file"; then
+  printf '%s\n\n' "The console's Entra sign-in is not set up: pass --console-client-id <app id> (docs/deployment.md,
+\"The console\"); until then the console cannot sign anyone in."
+fi
 if [[ -z "$admin_audience" ]]; then
   if ! grep -Eq '^[[:space:]]*param[[:space:]]+adminAudience[[:space:]]*=' "$parameters_file"; then
     warn "no admin audience is configured, so the admin API rejects every call. Set up the admin

@@ -127,6 +127,12 @@ param useKeyVaultCryptoUserRole bool = false
 @description('Optional. Audience of admin access tokens: the Application ID URI (v1 tokens) or client id (v2 tokens) of the admin app registration. Empty: the admin API refuses every call.')
 param adminAudience string = ''
 
+@description('Optional. Application (client) id of the app registration the console signs in with (Entra ID, authorization code with PKCE); its single-page-application redirect URI must be https://<app>.azurewebsites.net/api/console/redirect.html. Empty: the console offers no Entra sign-in.')
+param consoleClientId string = ''
+
+@description('Optional. Delegated scope the console asks for. Empty: <App ID URI of adminAudience>/user_impersonation.')
+param consoleApiScope string = ''
+
 @description('Optional. App role an admin access token must carry.')
 @minLength(1)
 param adminAppRole string = 'CmgTokenAuth.Admin'
@@ -206,6 +212,8 @@ var appSettings = {
   TENANT_ID: adminTenantId
   ADMIN_AUDIENCE: adminAudience
   ADMIN_APP_ROLE: adminAppRole
+  CONSOLE_CLIENT_ID: consoleClientId
+  CONSOLE_API_SCOPE: consoleApiScope
   // ADMIN_KEY is a local-only credential; in Azure only Entra tokens are admin credentials.
   ALLOW_ADMIN_KEY_IN_AZURE: 'false'
   AZURE_CLIENT_ID: identity.outputs.clientId

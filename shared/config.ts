@@ -79,6 +79,19 @@ const schema = z
     ADMIN_AUDIENCE: optionalText,
     ADMIN_APP_ROLE: z.string().trim().min(1).default('CmgTokenAuth.Admin'),
     ALLOW_ADMIN_KEY_IN_AZURE: booleanText.default(false),
+    // The console's sign-in with Entra ID: the client id of the app registration whose
+    // single-page-application redirect URI is <app>/api/console/redirect.html, and the scope it
+    // asks for (default: <App ID URI of ADMIN_AUDIENCE>/user_impersonation).
+    CONSOLE_CLIENT_ID: optionalText.pipe(
+      z
+        .string()
+        .transform((value) => value.toLowerCase())
+        .pipe(z.string().regex(guid, 'must be the application (client) id, a GUID'))
+        .optional(),
+    ),
+    CONSOLE_API_SCOPE: optionalText.pipe(
+      z.string().regex(/^\S+\/[^\s/]+$/, 'must be a scope such as api://<app id>/user_impersonation').optional(),
+    ),
     // The user-assigned managed identity's client id; read by DefaultAzureCredential too.
     AZURE_CLIENT_ID: optionalText,
     KEY_REFRESH_SECONDS: wholeNumberText(30, 86_400).default(300),
@@ -118,6 +131,13 @@ const schema = z
         message: 'is required (npm start sets it to its embedded Azurite when unset)',
       });
     }
+    if (env.CONSOLE_CLIENT_ID !== undefined && env.ADMIN_AUDIENCE === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CONSOLE_CLIENT_ID'],
+        message: 'needs ADMIN_AUDIENCE: the console signs in to get tokens for the admin API',
+      });
+    }
   });
 
 /** Every variable the service reads. */
@@ -147,6 +167,8 @@ export interface Config {
   adminAudience: string | undefined;
   adminAppRole: string;
   allowAdminKeyInAzure: boolean;
+  /** The console's Entra sign-in; undefined when the console offers the admin key only. */
+  console: { clientId: string; apiScope: string } | undefined;
   keyRefreshSeconds: number;
   replayShards: number;
   purge: {
@@ -194,6 +216,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminAudience: e.ADMIN_AUDIENCE,
     adminAppRole: e.ADMIN_APP_ROLE,
     allowAdminKeyInAzure: e.ALLOW_ADMIN_KEY_IN_AZURE,
+    console:
+      e.CONSOLE_CLIENT_ID && e.ADMIN_AUDIENCE
+        ? { clientId: e.CONSOLE_CLIENT_ID, apiScope: e.CONSOLE_API_SCOPE ?? defaultConsoleScope(e.ADMIN_AUDIENCE) }
+        : undefined,
     keyRefreshSeconds: e.KEY_REFRESH_SECONDS,
     replayShards: e.REPLAY_SHARDS,
     purge: {
@@ -224,4 +250,13 @@ export function configWarnings(config: Config): string[] {
         'caller through it counts as internal); set INTERNAL_NETWORKS_PRIVATE_ENDPOINT=true to say that they do',
     ];
   });
+}
+
+/**
+ * The delegated scope the console asks for: the admin API's App ID URI plus the scope that
+ * docs/deployment.md exposes. A v2 audience is the bare client id, whose App ID URI is api://<id>.
+ */
+export function defaultConsoleScope(adminAudience: string): string {
+  const appIdUri = guid.test(adminAudience.toLowerCase()) ? `api://${adminAudience.toLowerCase()}` : adminAudience.replace(/\/+$/, '');
+  return `${appIdUri}/user_impersonation`;
 }

@@ -85,8 +85,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
  * unless ALLOW_ADMIN_KEY_IN_AZURE says otherwise.
  */
 export function createAdminAuthorizer(config: Config, clock: Clock, env: Record<string, string | undefined> = process.env): AdminAuthorizer {
-  const inAzure = env.WEBSITE_SITE_NAME !== undefined;
-  const keyRefused = inAzure && !config.allowAdminKeyInAzure;
+  const keyRefused = adminKeyRefusedInAzure(config, env);
   const entra = config.adminAudience
     ? new EntraAdminAuthorizer({ tenantId: config.tenantId, audience: config.adminAudience, appRole: config.adminAppRole, clock })
     : undefined;
@@ -104,6 +103,16 @@ export function createAdminAuthorizer(config: Config, clock: Clock, env: Record<
   const adminKey = config.adminKey;
   if (entra && adminKey !== undefined) return new EitherAdminAuthorizer(new AdminKeyAuthorizer(adminKey), entra);
   return entra ?? new AdminKeyAuthorizer(adminKey);
+}
+
+/** In Azure (the platform sets WEBSITE_SITE_NAME) the admin key is refused unless ALLOW_ADMIN_KEY_IN_AZURE. */
+function adminKeyRefusedInAzure(config: Config, env: Record<string, string | undefined>): boolean {
+  return env.WEBSITE_SITE_NAME !== undefined && !config.allowAdminKeyInAzure;
+}
+
+/** The admin key the service accepts: none where it is refused in Azure. */
+export function acceptedAdminKey(config: Config, env: Record<string, string | undefined> = process.env): string | undefined {
+  return adminKeyRefusedInAzure(config, env) ? undefined : config.adminKey;
 }
 
 async function createSigner(config: Config, clock: Clock): Promise<TokenSigner> {

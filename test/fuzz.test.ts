@@ -977,7 +977,7 @@ describe('fuzz: the local host\'s Host header and percent-escapes (issue 14)', (
     } catch {
       return `not JSON: ${answer.body.slice(0, 80)}`;
     }
-    return problemViolation({ status: answer.status, headers: new Headers(answer.headers), body, text: answer.body });
+    return problemViolation({ status: answer.status, headers: new Headers(answer.headers), body, text: answer.body, logs: [] });
   }
 
   it('any Host header: 400 problem+json when it is not a host[:port], never 5xx', async () => {

@@ -442,3 +442,71 @@ describe('.funcignore', () => {
     for (const kept of ['dist', '/dist', 'host.json', 'package.json', 'node_modules']) expect(patterns).not.toContain(kept);
   });
 });
+
+describe('infra/deploy.sh --console-client-id', () => {
+  const clientId = '3f2c6a2e-0d0c-4b1a-9f7e-5a4f1c2b9d10';
+  let log: string;
+  let stubPath: string;
+
+  /** A stub az whose app registration lists the SPA redirect URIs in AZ_SPA_URIS. */
+  beforeAll(() => {
+    const bin = mkdtempSync(join(workDir, 'console-bin-'));
+    log = join(workDir, 'console-az.log');
+    const stub = [
+      '#!/usr/bin/env bash',
+      'printf "%s\\n" "$*" >>"$AZ_LOG"',
+      'case "$1 $2" in',
+      '  "account show") echo "Test subscription" ;;',
+      '  "group exists") echo true ;;',
+      '  "group show") echo westeurope ;;',
+      '  "ad app") printf "%s\\n" "$AZ_SPA_URIS" ;;',
+      '  "deployment group")',
+      '    case "$*" in',
+      '      *functionAppName*) echo func-abc ;;',
+      '      *functionAppUrl*) echo https://func-abc.azurewebsites.net ;;',
+      '    esac ;;',
+      'esac',
+    ].join('\n');
+    writeFileSync(join(bin, 'az'), `${stub}\n`);
+    chmodSync(join(bin, 'az'), 0o755);
+    stubPath = `${bin}${delimiter}${process.env.PATH ?? ''}`;
+  });
+
+  beforeEach(() => writeFileSync(log, ''));
+
+  const calls = (): string[] => readFileSync(log, 'utf8').split('\n').filter((line) => line !== '');
+  const deploy = (spaUris: string, extra: string[] = []) =>
+    run(['-g', 'rg-test', '--infra-only', '--admin-audience', `api://${clientId}`, '--console-client-id', clientId, ...extra], {
+      PATH: stubPath,
+      HOME: workDir,
+      AZ_LOG: log,
+      AZ_SPA_URIS: spaUris,
+    });
+
+  it('passes the client id to the template and adds the bridge page to the SPA redirect URIs, keeping the others', () => {
+    const result = deploy('[\n  "https://other.example/callback"\n]');
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(calls().find((call) => call.startsWith('deployment group create'))).toContain(`consoleClientId=${clientId}`);
+    expect(calls()).toContain(
+      `rest --method PATCH --uri https://graph.microsoft.com/v1.0/applications(appId='${clientId}') --headers Content-Type=application/json ` +
+        '--body {"spa":{"redirectUris":["https://other.example/callback","https://func-abc.azurewebsites.net/api/console/redirect.html"]}} --output none',
+    );
+    expect(result.stdout).toContain('Console        https://func-abc.azurewebsites.net/api/console');
+  });
+
+  it('changes nothing when the redirect URI is already registered', () => {
+    const result = deploy('["https://func-abc.azurewebsites.net/api/console/redirect.html"]');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('is registered');
+    expect(calls().some((call) => call.startsWith('rest '))).toBe(false);
+  });
+
+  it('refuses a client id that is not a GUID, and one without an admin audience', () => {
+    const empty = { PATH: mkdtempSync(join(workDir, 'empty-')) };
+    expect(run(['-g', 'rg', '--console-client-id', 'my-app'], empty).stderr).toMatch(/--console-client-id must be an application \(client\) id/);
+    const noAudience = mkdtempSync(join(workDir, 'params-'));
+    writeFileSync(join(noAudience, 'p.json'), '{"parameters": {}}');
+    expect(run(['-g', 'rg', '--console-client-id', clientId, '-p', join(noAudience, 'p.json')], empty).stderr).toMatch(/needs --admin-audience/);
+  });
+});

@@ -14,6 +14,11 @@ beforeAll(async () => {
 
 /** The catch-all that answers unmatched paths and methods (functions/zzUnmatchedRoute.ts): no endpoint of its own. */
 const catchAll = 'zzUnmatchedRoute';
+/**
+ * The console (`/api/console/...`: a page, its files and its sign-in settings) is a client of
+ * the API served beside it, not part of it: it is left out of the document, and only it.
+ */
+const consoleRoute = 'get /console/{*path}';
 
 function registeredRoutes(): string[] {
   return registeredFunctions()
@@ -21,6 +26,7 @@ function registeredRoutes(): string[] {
     .map((registration) => triggerOf(registration))
     .filter((trigger) => trigger?.type === 'httpTrigger')
     .flatMap((trigger) => (trigger?.methods ?? []).map((method) => `${method.toLowerCase()} /${trigger?.route}`))
+    .filter((route) => route !== consoleRoute)
     .sort();
 }
 
@@ -34,6 +40,9 @@ describe('GET /api/openapi.json', () => {
       .flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method} ${path}`))
       .sort();
     expect(registeredRoutes().length).toBeGreaterThan(10);
+    expect(registeredFunctions().map((registration) => triggerOf(registration)).filter((trigger) => trigger?.route?.startsWith('console'))).toEqual([
+      expect.objectContaining({ type: 'httpTrigger', route: 'console/{*path}', methods: ['GET'] }),
+    ]);
     expect(documented).toEqual(registeredRoutes());
   });
 

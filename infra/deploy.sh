@@ -206,7 +206,7 @@ case "$approval_mode" in "" | auto | manual) ;; *) die "--approval-mode must be 
 if [[ -n "$console_client_id" ]]; then
   [[ "$console_client_id" =~ ^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$ ]] ||
     die "--console-client-id must be an application (client) id, a GUID"
-  [[ -n "$admin_audience" ]] || grep -q '"adminAudience"' "$parameters_file" ||
+  [[ -n "$admin_audience" ]] || grep -Eq '^[[:space:]]*param[[:space:]]+adminAudience[[:space:]]*=' "$parameters_file" ||
     die "--console-client-id needs --admin-audience (the console gets tokens for the admin API)"
 fi
 if [[ "$internal_networks_set" == true && -n "$internal_networks" ]]; then

@@ -506,7 +506,7 @@ describe('infra/deploy.sh --console-client-id', () => {
     const empty = { PATH: mkdtempSync(join(workDir, 'empty-')) };
     expect(run(['-g', 'rg', '--console-client-id', 'my-app'], empty).stderr).toMatch(/--console-client-id must be an application \(client\) id/);
     const noAudience = mkdtempSync(join(workDir, 'params-'));
-    writeFileSync(join(noAudience, 'p.json'), '{"parameters": {}}');
-    expect(run(['-g', 'rg', '--console-client-id', clientId, '-p', join(noAudience, 'p.json')], empty).stderr).toMatch(/needs --admin-audience/);
+    writeFileSync(join(noAudience, 'p.bicepparam'), "using 'main.bicep'\nparam approvalMode = 'manual'\n");
+    expect(run(['-g', 'rg', '--console-client-id', clientId, '-p', join(noAudience, 'p.bicepparam')], empty).stderr).toMatch(/needs --admin-audience/);
   });
 });

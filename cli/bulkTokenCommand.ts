@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { createBulkTokenRequest } from '../shared/bulkTokens/bulkTokenRequests.js';
 import { localAdminKeyFile, localDataDir } from '../shared/localDataDir.js';
 import { CliError, exitCodes, usageError } from './cliError.js';
 import { debugOption, helpOption, helpText, parseCommandLine, type CommandSpec, type OptionSpec, type ToolSpec } from './commandLine.js';
@@ -144,7 +143,7 @@ export async function runBulkTokenCommand(argv: readonly string[], io: CliIo): P
   const urlFlag = text('url');
   const baseUrl = serviceUrl(urlFlag ?? io.env.CMG_URL ?? 'http://localhost:7071', urlFlag !== undefined ? '--url' : io.env.CMG_URL !== undefined ? 'CMG_URL' : 'the default URL');
   const apiUrl = new URL('api/', baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`).toString();
-  const body = command.name === 'new' ? newTokenBody(values, spelled) : undefined;
+  const body = command.name === 'new' ? await newTokenBody(values, spelled) : undefined;
   const id = command.name === 'block' || command.name === 'unblock' ? guid(positionals[0] ?? '', `the id given to ${command.name}`) : undefined;
   const adminKeyFlag = text('admin-key');
   if (adminKeyFlag !== undefined) nonEmpty(adminKeyFlag, '--admin-key');
@@ -184,7 +183,7 @@ export async function runBulkTokenCommand(argv: readonly string[], io: CliIo): P
 }
 
 /** The body of `new`, checked by the service's own schema, so the CLI and the API agree on every range. */
-function newTokenBody(values: ReadonlyMap<string, string | true>, spelled: (name: string) => string): Record<string, unknown> {
+async function newTokenBody(values: ReadonlyMap<string, string | true>, spelled: (name: string) => string): Promise<Record<string, unknown>> {
   const flags = { lifetimeMinutes: 'lifetime', maxUses: 'max-uses', description: 'description' } as const;
   const body: Record<string, unknown> = {};
   for (const [field, flag] of Object.entries(flags)) {
@@ -193,6 +192,8 @@ function newTokenBody(values: ReadonlyMap<string, string | true>, spelled: (name
     // Numbers are sent as numbers when they look like one; anything else is refused below, by name.
     body[field] = field !== 'description' && /^[+-]?\d+$/.test(value.trim()) ? Number(value) : value;
   }
+  // Loaded here, not at start-up: the schema's module brings zod and the token code along.
+  const { createBulkTokenRequest } = await import('../shared/bulkTokens/bulkTokenRequests.js');
   const checked = createBulkTokenRequest.safeParse(body);
   if (!checked.success) {
     const issue = checked.error.issues[0];

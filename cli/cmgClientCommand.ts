@@ -1,7 +1,7 @@
 import { CliError, exitCodes, usageError } from './cliError.js';
 import { debugOption, helpOption, helpText, parseCommandLine, type CommandSpec, type OptionSpec, type ToolSpec } from './commandLine.js';
-import { DeviceClient, type TokenAnswer } from './device/deviceClient.js';
-import { createDeviceIdentity, thumbprintOf, type DeviceIdentity, type KeyType } from './device/identity.js';
+import type { DeviceClient, TokenAnswer } from './device/deviceClient.js';
+import type { DeviceIdentity, KeyType } from './device/identity.js';
 import { DeviceState, defaultStateDir, type TokenState } from './device/state.js';
 import { compactJws, oneOf, serviceUrl, wholeNumberIn } from './validate.js';
 
@@ -143,7 +143,7 @@ export async function runClientCommand(argv: readonly string[], io: ClientIo): P
 
       await state.ensure();
       const identity = await identityFor(state, keyType, io);
-      const client = new DeviceClient(url, identity, io.fetch);
+      const client = await deviceClient(url, identity, io);
       const answer = regtoken !== undefined ? await client.registerWithBulkToken(regtoken) : await waitForApproval(client, state, url, waitSeconds * 1000, io);
       const saved = await save(state, url, answer);
       print(`registered: device ${saved.deviceId}, token valid until ${saved.expiresAt}, renew after ${saved.renewAfter}`, saved);
@@ -186,7 +186,7 @@ async function showStatus(state: DeviceState, now: () => number, print: (lines: 
       renewAfter: current.renewAfter,
       daysLeft,
       expired: daysLeft < 0 || Date.parse(current.expiresAt) <= now(),
-      thumbprint: thumbprintOf(identity),
+      thumbprint: await thumbprint(identity),
       stateDir: state.dir,
     };
     print(
@@ -203,16 +203,17 @@ async function showStatus(state: DeviceState, now: () => number, print: (lines: 
     return status.expired ? exitCodes.refused : exitCodes.ok;
   }
   if (pending && identity) {
+    const pendingThumbprint = await thumbprint(identity);
     print(
       [
         `device id:     ${pending.deviceId} (internal registration)`,
         `service:       ${pending.url}`,
         `status:        PENDING: waiting for an administrator's approval since ${pending.since}`,
-        `certificate:   x5t#S256 ${thumbprintOf(identity)}`,
+        `certificate:   x5t#S256 ${pendingThumbprint}`,
         `state:         ${state.dir}`,
         `once approved: ${toolName} register --internal --url ${pending.url} --state ${state.dir}`,
       ].join('\n'),
-      { registered: false, pending: true, deviceId: pending.deviceId, url: pending.url, since: pending.since, thumbprint: thumbprintOf(identity), stateDir: state.dir },
+      { registered: false, pending: true, deviceId: pending.deviceId, url: pending.url, since: pending.since, thumbprint: pendingThumbprint, stateDir: state.dir },
     );
     return exitCodes.pending;
   }
@@ -230,6 +231,7 @@ async function identityFor(state: DeviceState, keyType: KeyType, io: ClientIo): 
   const existing = await state.loadIdentity();
   if (existing) return existing;
   io.log(`generating ${keyType === 'rsa' ? 'an RSA 2048' : 'an EC P-256'} key and a self-signed certificate in ${state.dir}`);
+  const { createDeviceIdentity } = await import('./device/identity.js');
   const identity = await createDeviceIdentity(keyType);
   await state.saveIdentity(identity);
   return identity;
@@ -248,7 +250,21 @@ async function loaded(state: DeviceState, url: string | undefined, io: ClientIo)
     throw notRegistered(state);
   }
   const serviceBase = url ?? serviceUrl(current.url, `the URL saved in ${state.dir}`);
-  return { current, client: new DeviceClient(serviceBase, identity, io.fetch) };
+  return { current, client: await deviceClient(serviceBase, identity, io) };
+}
+
+/**
+ * The device-side modules (jose, @peculiar/x509) are loaded only by commands that use them,
+ * so help, usage errors and "not registered" answer without their start-up cost.
+ */
+async function deviceClient(url: string, identity: DeviceIdentity, io: ClientIo): Promise<DeviceClient> {
+  const { DeviceClient } = await import('./device/deviceClient.js');
+  return new DeviceClient(url, identity, io.fetch);
+}
+
+async function thumbprint(identity: DeviceIdentity): Promise<string> {
+  const { thumbprintOf } = await import('./device/identity.js');
+  return thumbprintOf(identity);
 }
 
 async function save(state: DeviceState, url: string, answer: TokenAnswer, registration?: TokenState['registration']): Promise<TokenState> {

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { checkPrivateFolder, ensurePrivateFolder, UnsafeFolderError, writePrivateFile } from '../../shared/fs/privateFile.js';
 import { CliError, exitCodes } from '../cliError.js';
-import { identityFromPem, identityToPem, type DeviceIdentity } from './identity.js';
+import type { DeviceIdentity } from './identity.js';
 
 /** What the device keeps between runs, besides its key and certificate. */
 export interface TokenState {
@@ -54,6 +54,8 @@ export class DeviceState {
     if (!(await this.exists())) return undefined;
     const [key, certificate] = await Promise.all([this.read(files.key), this.read(files.certificate)]);
     if (key === undefined || certificate === undefined) return undefined;
+    // Loaded when needed: the key libraries cost more start-up time than the rest of the CLI.
+    const { identityFromPem } = await import('./identity.js');
     try {
       return identityFromPem(key, certificate);
     } catch (error) {
@@ -63,6 +65,7 @@ export class DeviceState {
 
   async saveIdentity(identity: DeviceIdentity): Promise<void> {
     await this.ensure();
+    const { identityToPem } = await import('./identity.js');
     const { privateKeyPem, certificatePem } = identityToPem(identity);
     await writePrivateFile(join(this.dir, files.key), privateKeyPem);
     await writePrivateFile(join(this.dir, files.certificate), certificatePem);

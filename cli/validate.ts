@@ -44,6 +44,10 @@ export function serviceUrl(text: string, source: string): string {
     throw usageError(`${source} must not carry a user name or password (got a URL with "@")`, 'pass the admin credential with --admin-key or CMG_ADMIN_KEY');
   }
   if (url.search !== '' || url.hash !== '') throw usageError(`${source} must not have a query or fragment (got ${shown})`, example);
+  // The CLIs add /api/ themselves (the Functions route prefix); a URL that ends in it would ask /api/api/….
+  if (/\/api\/?$/i.test(url.pathname)) {
+    throw usageError(`${source} ends in /api, which the CLIs add themselves (got ${shown})`, `did you mean ${url.origin}${url.pathname.replace(/\/api\/?$/i, '')}?`);
+  }
   const effectivePort = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   if (fetchBlockedPorts.has(effectivePort)) {
     throw usageError(

@@ -75,6 +75,7 @@ const rows: Row[] = [
   { name: 'admin: --url that is not a URL', tool: 'bulk', args: () => ['list', '--url', 'not a url'], exit: usage, stderr: /--url must start with http:\/\/ or https:\/\/ \(got "not a url"\)/ },
   { name: 'admin: CMG_URL without a scheme', tool: 'bulk', args: () => ['list'], env: () => ({ CMG_URL: 'localhost:7071' }), exit: usage, stderr: /CMG_URL must start with http:\/\/ or https:\/\// },
   { name: 'admin: --url with a port out of range', tool: 'bulk', args: () => ['list', '--url', 'http://localhost:99999'], exit: usage, stderr: /port "99999"; a port is a number from 1 to 65535/ },
+  { name: 'admin: --url ending in /api', tool: 'bulk', args: () => ['list', '--url', 'http://localhost:7071/api'], exit: usage, stderr: /--url ends in \/api, which the CLIs add themselves .*; did you mean http:\/\/localhost:7071\?/ },
   { name: 'admin: --url with another scheme', tool: 'bulk', args: () => ['list', '--url', 'ftp://localhost:7071'], exit: usage, stderr: /must be an http:\/\/ or https:\/\/ URL/ },
   { name: 'device: register --url without a scheme writes no key', tool: 'client', args: (c) => ['register', '--url', 'localhost:7071', '--regtoken', bulkToken, '--state', c.state], exit: usage, stderr: /^cmg-client: --url must start with http:\/\/ or https:\/\// },
   { name: 'device: register --url that is not a URL', tool: 'client', args: (c) => ['register', '--url', 'not a url', '--internal', '--state', c.state], exit: usage, stderr: /--url must start with/ },

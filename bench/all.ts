@@ -12,7 +12,7 @@ import { authenticateStages } from './authenticateStages.js';
 import { startBenchAzurite, type BenchAzurite } from './azuriteWorker.js';
 import type { PartReport } from './format.js';
 import { cpuBetween, cpuSnapshot } from './machine.js';
-import { parseOptions, usage, UsageError, type BenchOptions } from './options.js';
+import { parseOptions, UsageError, type BenchOptions } from './options.js';
 import { SeededRandom } from './random.js';
 import { registrationBench } from './registrationBench.js';
 import { soakBench } from './soak.js';
@@ -133,7 +133,7 @@ try {
   process.exitCode = ok ? 0 : 1;
 } catch (error) {
   if (error instanceof UsageError) {
-    console.error(`bench: ${error.message}\n\n${usage}`);
+    console.error(`bench: ${error.message}; run npm run bench -- --help`);
     process.exitCode = 2;
   } else {
     console.error(error);

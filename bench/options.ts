@@ -57,6 +57,9 @@ export const usage = `npm run bench -- [options]
   --throttle-duration S    (throttled) seconds of each timed run; default 10
   --host-cpu-prof DIR      (a) CPU-profile the host during each timed authenticate run, into DIR/*.cpuprofile
                            (summarise one with: node dist/bench/cpuProfile.js FILE)
+  -h, --help               this help
+
+Exit codes: 0 done, 1 a run had errors or the heap bound failed, 2 bad usage.
 `;
 
 export function parseOptions(argv: string[]): BenchOptions {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { runBulkTokenCommand } from './bulkTokenCommand.js';
-import { CliError } from './serviceClient.js';
+import { runCli } from './runCli.js';
 
 /** Gets an Entra ID access token from the Azure CLI's login (`az login`). */
 async function entraToken(audience: string): Promise<string> {
@@ -9,21 +9,12 @@ async function entraToken(audience: string): Promise<string> {
   return token.token;
 }
 
-try {
-  process.exitCode = await runBulkTokenCommand(process.argv.slice(2), {
+const argv = process.argv.slice(2);
+process.exitCode = await runCli('bulk-registration-token', argv, process.env, () =>
+  runBulkTokenCommand(argv, {
     env: process.env,
     out: (line) => console.log(line),
     cwd: process.cwd(),
     entraToken,
-  });
-} catch (error) {
-  if (error instanceof CliError) {
-    console.error(`bulk-registration-token: ${error.message}`);
-    process.exitCode = error.exitCode;
-  } else if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
-    console.error(`bulk-registration-token: ${error.message}; run with --help`);
-    process.exitCode = 2;
-  } else {
-    throw error;
-  }
-}
+  }),
+);

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LogLevel } from '@azure/functions';
 import { ConfigError, configWarnings, loadConfig, type Config } from '../shared/config.js';
 import { createPrivateFileOnce } from '../shared/fs/privateFile.js';
+import { localAdminKeyFile, localDataDir } from '../shared/localDataDir.js';
 import { createServices, useServices } from '../shared/services.js';
 import { startAzurite, type RunningAzurite } from './azurite.js';
 import { provideFunctionsCore } from './coreShim.js';
@@ -21,13 +22,15 @@ async function main(): Promise<void> {
   const started = performance.now();
   const env = process.env;
   const port = parsePort(env.PORT);
-  const dataDir = resolve(env.LOCAL_DATA_DIR ?? '.local');
+  // A busy port is found before Azurite starts on the data folder another host may be using.
+  if (port !== 0) await listenOn(() => undefined, env.HOST ?? '127.0.0.1', port).then((probe) => new Promise((done) => probe.close(done)));
+  const dataDir = localDataDir(env);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
 
   let adminKeySource = 'ADMIN_KEY';
   if (!env.ADMIN_KEY) {
     env.ADMIN_KEY = await localAdminKey(dataDir);
-    adminKeySource = join(dataDir, 'admin-key');
+    adminKeySource = localAdminKeyFile(dataDir);
   }
 
   let azurite: RunningAzurite | undefined;
@@ -137,7 +140,7 @@ async function listen(
   }
 }
 
-function listenOn(listener: ReturnType<typeof createRequestListener>, host: string, port: number): Promise<Server> {
+function listenOn(listener: (req: IncomingMessage, res: ServerResponse) => unknown, host: string, port: number): Promise<Server> {
   return new Promise((done, fail) => {
     const server = createServer((req, res) => void listener(req, res));
     server.once('error', fail);
@@ -149,7 +152,7 @@ function listenOn(listener: ReturnType<typeof createRequestListener>, host: stri
 }
 
 async function localAdminKey(dataDir: string): Promise<string> {
-  const file = join(dataDir, 'admin-key');
+  const file = localAdminKeyFile(dataDir);
   try {
     return (await readFile(file, 'utf8')).trim();
   } catch (error) {
@@ -172,7 +175,17 @@ function parsePort(value: string | undefined): number {
   return port;
 }
 
+/** A port already taken or not allowed: one line saying what to do, not a stack. */
+function listenProblem(error: unknown): string | undefined {
+  const { code, port } = error as NodeJS.ErrnoException & { port?: number };
+  if (code === 'EADDRINUSE') return `port ${port} is in use (another npm start?); set PORT=<another port>, e.g. PORT=${(port ?? 7071) + 1} npm start`;
+  if (code === 'EACCES') return `port ${port} needs privileges this process does not have; set PORT=<a port above 1023>, e.g. PORT=7071 npm start`;
+  if (code === 'EADDRNOTAVAIL') return `HOST=${process.env.HOST ?? ''} is not an address of this machine; unset HOST to listen on loopback`;
+  return undefined;
+}
+
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? `cmg-token-auth: ${error.message}` : error);
+  const line = error instanceof ConfigError ? error.message : listenProblem(error);
+  console.error(line === undefined ? error : `cmg-token-auth: ${line}`);
   process.exit(1);
 });

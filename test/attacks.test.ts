@@ -1,7 +1,10 @@
 // The module object itself (not an interop copy), so that a spy on its verify sees shared/'s calls.
 import nodeCrypto from 'node:crypto';
 import { createHmac, createPublicKey, generateKeyPairSync, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { HttpHandler } from '@azure/functions';
 import { approveDevice } from '../functions/approveDevice.js';
@@ -25,6 +28,8 @@ import { DeviceCertificateChecker } from '../shared/proof/certificate.js';
 import { createServices, useServices, type Services } from '../shared/services.js';
 import { KeyVaultSigner } from '../shared/signing/keyVaultSigner.js';
 import { KeyVaultStandIn } from './support/keyVaultStandIn.js';
+import { DeviceState } from '../cli/device/state.js';
+import { errorLine } from '../cli/runCli.js';
 import { deviceCall, serviceUrl } from './support/devices.js';
 import { problemViolation, tableChanges } from './support/fuzzKit.js';
 import { b64url, certificateBase64, decodeSegment, proofParts, segment, serviceSigned, signProofParts } from './support/jwsForge.js';
@@ -896,5 +901,100 @@ describe('attack review (issue 14): proofs, keys, revocation, networks', () => {
         await host.stop();
       }
     }, 40_000);
+  });
+});
+
+describe('attack review (issue 14): device state folder', () => {
+  // cmg-client keeps the device key and token in its state folder. Whoever can write there
+  // can swap them, so a folder writable by group or others, or owned by another user, is
+  // refused with one line; a folder cmg-client creates is 0700; an existing folder's mode is
+  // never changed (it used to be chmod-ed to 0700: `--state /tmp` would lock /tmp).
+  const tokenState = {
+    url: 'http://127.0.0.1:1/',
+    deviceId: '7d3f4a52-1111-4222-8333-944455566677',
+    token: 'a.b.c',
+    expiresAt: '2030-01-01T00:00:00.000Z',
+    renewAfter: '2029-11-01T00:00:00.000Z',
+    registration: 'bulk' as const,
+  };
+
+  function folder(mode: number, files: Record<string, string> = {}): string {
+    const dir = join(mkdtempSync(join(tmpdir(), 'cmg-state-attack-')), 'state');
+    mkdirSync(dir);
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+    chmodSync(dir, mode);
+    return dir;
+  }
+
+  function modeOf(dir: string): number {
+    return statSync(dir).mode & 0o7777;
+  }
+
+  async function refusal(attempt: Promise<unknown>): Promise<string> {
+    const error = await attempt.then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(Error);
+    const line = errorLine('cmg-client', error);
+    expect(line).not.toContain('\n');
+    return line;
+  }
+
+  it('a folder cmg-client creates is 0700, parents included, whatever the umask', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'cmg-state-attack-'));
+    const dir = join(base, 'nested', 'state');
+    const umask = process.umask(0);
+    try {
+      await new DeviceState(dir).saveToken(tokenState);
+    } finally {
+      process.umask(umask);
+    }
+    expect(modeOf(dir)).toBe(0o700);
+    expect(modeOf(join(base, 'nested'))).toBe(0o700);
+    expect(statSync(join(dir, 'token.json')).mode & 0o777).toBe(0o600);
+  });
+
+  it('an existing private folder keeps its mode (0750 stays 0750, not chmod-ed to 0700)', async () => {
+    const dir = folder(0o750);
+    await new DeviceState(dir).saveToken(tokenState);
+    expect(modeOf(dir)).toBe(0o750);
+    expect(readdirSync(dir)).toContain('token.json');
+  });
+
+  it('a shared folder (1777, holding another file) is refused with one line, left as it was, nothing written', async () => {
+    const dir = folder(0o1777, { 'someone-elses-file': 'x' });
+    const line = await refusal(new DeviceState(dir).saveToken(tokenState));
+    expect(line).toMatch(/^cmg-client: refusing the state folder: .* is writable by group and others \(mode 1777\)/);
+    expect(modeOf(dir)).toBe(0o1777);
+    expect(readdirSync(dir)).toEqual(['someone-elses-file']);
+  });
+
+  it('a group-writable folder (0770) is refused, left as it was, nothing written', async () => {
+    const dir = folder(0o770);
+    const line = await refusal(new DeviceState(dir).saveToken(tokenState));
+    expect(line).toMatch(/is writable by group \(mode 0770\)/);
+    expect(modeOf(dir)).toBe(0o770);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a token planted in a folder writable by others is not read', async () => {
+    const dir = folder(0o777, { 'token.json': JSON.stringify(tokenState) });
+    const line = await refusal(new DeviceState(dir).loadToken());
+    expect(line).toMatch(/refusing the state folder: .* writable by group and others/);
+  });
+
+  it('a folder owned by another user is refused, its owner and mode unchanged', async () => {
+    // As root, a folder handed to "nobody"; otherwise a folder root owns (/usr): either way
+    // not this user's.
+    const isRoot = process.getuid?.() === 0;
+    const dir = isRoot ? folder(0o755) : '/usr';
+    if (isRoot) chownSync(dir, 65534, 65534);
+    const before = statSync(dir);
+    const line = await refusal(new DeviceState(dir).saveToken(tokenState));
+    expect(line).toMatch(/refusing the state folder: .* belongs to user \d+, not to this user/);
+    const after = statSync(dir);
+    expect({ uid: after.uid, mode: after.mode }).toEqual({ uid: before.uid, mode: before.mode });
+    expect(readdirSync(dir)).not.toContain('token.json');
   });
 });

@@ -114,9 +114,17 @@ describe('cmg-client against npm start', () => {
     expect(pending.stderr).toMatch(/still waiting for an administrator's approval/);
     const { items } = (await admin('GET', 'devices?status=pending')) as { items: Array<{ deviceId: string }> };
     expect(items).toHaveLength(1);
+    // status is local: it shows the pending registration with exit 3, as register did.
+    const status = await client('status', '--state', state, '--json');
+    expect(status.code).toBe(3);
+    expect(JSON.parse(status.stdout)).toMatchObject({ registered: false, pending: true, deviceId: items[0]?.deviceId, url: `${host.url}/` });
+    const authenticate = await client('authenticate', '--state', state);
+    expect(authenticate).toMatchObject({ code: 3, stderr: expect.stringMatching(/^cmg-client: device [0-9a-f-]{36} is still waiting for an administrator's approval .*\n$/) });
     await admin('POST', `devices/${items[0]?.deviceId}/approve`);
     const registered = await client('register', '--url', host.url, '--internal', '--state', state);
     expect(registered.code).toBe(0);
     expect(registered.stdout).toContain(items[0]?.deviceId);
+    expect((await client('status', '--state', state)).code).toBe(0);
+    expect(readdirSync(state)).not.toContain('pending.json');
   });
 });

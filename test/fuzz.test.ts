@@ -88,10 +88,6 @@ const callTimeoutMs = 10_000;
 const endpointTimeoutMs = 150_000;
 const day = 86_400;
 
-beforeAll(() => {
-  console.info(`fuzz: seed ${fuzzSeed} (FUZZ_SEED overrides), ${fuzzRuns} cases per endpoint`);
-});
-
 interface Built {
   handler: HttpHandler;
   call: CallOptions;
@@ -146,22 +142,38 @@ async function fuzzEndpoint<P>(
   const outcomes = new Outcomes();
   const allowed = new Set<string>();
   spy.take();
-  await fc.assert(
-    fc.asyncProperty(plans, async (plan) => {
-      const built = await build(plan);
-      spy.take();
-      const answer = await withTimeout(invoke(built.handler, built.call), callTimeoutMs, name);
-      const writes = spy.take();
-      outcomes.add(answer);
-      judge(answer, built, writes, allowed);
-    }),
-    fuzzParameters<[P]>(name),
+  // The seed and the outcome counts are printed only when the endpoint fails (npm test's
+  // output carries results, not logs); a passing run is reproduced by the same FUZZ_SEED.
+  await onFailureTell(
+    () => `${name}: ${fuzzRuns} cases, seed ${endpointSeed(name)} from FUZZ_SEED ${fuzzSeed}; outcomes ${outcomes.toString()}; replay: FUZZ_SEED=${fuzzSeed} npx jest test/fuzz.test.ts -t '${name}'`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(plans, async (plan) => {
+          const built = await build(plan);
+          spy.take();
+          const answer = await withTimeout(invoke(built.handler, built.call), callTimeoutMs, name);
+          const writes = spy.take();
+          outcomes.add(answer);
+          judge(answer, built, writes, allowed);
+        }),
+        fuzzParameters<[P]>(name),
+      );
+      const after = await dumpTables(prefix);
+      expect(tableChanges(before, after, prefix).filter((key) => !allowed.has(key))).toEqual([]);
+      // A fuzz that never gets past the first check proves little: some inputs must succeed.
+      expect(outcomes.count((key) => /^2\d\d$/.test(key))).toBeGreaterThanOrEqual(Math.ceil(fuzzRuns * (options.minSuccessShare ?? 0.01)));
+    },
   );
-  const after = await dumpTables(prefix);
-  console.info(`${name}: ${fuzzRuns} cases (seed ${endpointSeed(name)} from FUZZ_SEED ${fuzzSeed}) — ${outcomes.toString()}`);
-  expect(tableChanges(before, after, prefix).filter((key) => !allowed.has(key))).toEqual([]);
-  // A fuzz that never gets past the first check proves little: some inputs must succeed.
-  expect(outcomes.count((key) => /^2\d\d$/.test(key))).toBeGreaterThanOrEqual(Math.ceil(fuzzRuns * (options.minSuccessShare ?? 0.01)));
+}
+
+/** Runs `check`; a failure's message starts with `context()`, so the report says how to replay it. */
+async function onFailureTell(context: () => string, check: () => Promise<void>): Promise<void> {
+  try {
+    await check();
+  } catch (error) {
+    if (error instanceof Error) error.message = `${context()}\n${error.message}`;
+    throw error;
+  }
 }
 
 /** Tables are created on first use; creating them up front keeps "a write" meaning a row. */

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
@@ -76,14 +78,36 @@ describe('npm start (the local host)', () => {
     expect((await listed()).find((item) => item.id === id)?.status).toBe('active');
   });
 
-  it('shows a service error as one line and exits 1; bad usage exits 2', async () => {
-    const refused = await run(cli, ['/new', '/lifetime:10081', '--url', host.url, '--admin-key', host.adminKey]).catch(
+  it('shows a service error as one line and exits 1; bad usage exits 2 without asking the service', async () => {
+    const refused = await run(cli, ['block', '00000000-0000-4000-8000-000000000000', '--url', host.url, '--admin-key', host.adminKey]).catch(
       (error: { code: number; stderr: string }) => error,
     );
     expect(refused).toMatchObject({ code: 1 });
-    expect((refused as { stderr: string }).stderr).toMatch(/^bulk-registration-token: 400 invalid_request: lifetimeMinutes: .*10081.*\n$/);
+    expect((refused as { stderr: string }).stderr).toMatch(/^bulk-registration-token: 404 [a-z_]+: .*\n$/);
+    // The range the help states is checked locally: exit 2, and the service never saw it.
+    const tokensBefore = (await listed()).length;
+    const outOfRange = await run(cli, ['/new', '/lifetime:10081', '--url', host.url, '--admin-key', host.adminKey]).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(outOfRange).toMatchObject({ code: 2, stderr: expect.stringMatching(/^bulk-registration-token: \/lifetime must be a whole number from 1 to 10080 .*10081.*\n$/) });
+    expect((await listed()).length).toBe(tokensBefore);
     const usage = await run(cli, ['/frobnicate']).catch((error: { code: number }) => error);
     expect(usage).toMatchObject({ code: 2 });
+  });
+
+  it('a refused admin key says where it came from (LOCAL_DATA_DIR, else .local)', async () => {
+    const elsewhere = await run(cli, ['list', '--url', host.url], { cwd: tmpdir(), env: { ...process.env, CMG_ADMIN_KEY: '', LOCAL_DATA_DIR: host.dataDir } });
+    expect(elsewhere.stdout).toMatch(/^ID +STATUS/);
+    const wrongDir = mkdtempSync(join(tmpdir(), 'cmg-other-data-'));
+    writeFileSync(join(wrongDir, 'admin-key'), `${'0'.repeat(64)}\n`);
+    const refused = await run(cli, ['list', '--url', host.url], { env: { ...process.env, CMG_ADMIN_KEY: '', LOCAL_DATA_DIR: wrongDir } }).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(refused).toMatchObject({ code: 1 });
+    const stderr = (refused as { stderr: string }).stderr;
+    expect(stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(stderr).toContain(`401`);
+    expect(stderr).toContain(`read from ${join(wrongDir, 'admin-key')} (LOCAL_DATA_DIR=${wrongDir})`);
   });
 
   it.each([

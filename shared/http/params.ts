@@ -1,6 +1,6 @@
 import { ServiceError } from '../errors.js';
 
-const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A route's `{id}`: a GUID, compared in lower case as the service issues them. */
 export function guidParam(value: string | undefined, what: string): string {

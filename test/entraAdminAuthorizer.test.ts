@@ -10,7 +10,7 @@ import { ServiceError, UnavailableError } from '../shared/errors.js';
 /**
  * Requirement: in Azure an admin credential is a Microsoft Entra ID access token for the admin
  * API, from the configured tenant, signed RS256 by a key of the tenant's published key set,
- * carrying the admin app role (PROTOCOL.md section 4/5: 401 invalid_token or token_expired,
+ * carrying the admin app role (docs/protocol.md section 4/5: 401 invalid_token or token_expired,
  * 403 forbidden, 503 when Entra ID cannot be reached).
  */
 

@@ -57,7 +57,7 @@ import { dumpTables } from './support/tables.js';
 
 /**
  * Every HTTP endpoint, fed random and mutated requests built from the service's own tokens
- * and real signed proofs. The property (PROTOCOL.md section 5: "Bad input never produces a
+ * and real signed proofs. The property (docs/protocol.md section 5: "Bad input never produces a
  * 500 and never leaves anything stored"):
  *
  * - each answer comes within a deadline, and is either a problem+json refusal whose `code`
@@ -723,7 +723,7 @@ describe('fuzz: bulk-token admin endpoints (list, block, unblock, create)', () =
     }
   }
 
-  /** PROTOCOL.md section 4, read independently of the zod schema: could this body be accepted? */
+  /** docs/protocol.md section 4, read independently of the zod schema: could this body be accepted? */
   function createBodyAcceptable(text: string): boolean {
     let value: unknown;
     try {

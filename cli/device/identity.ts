@@ -85,7 +85,7 @@ export interface ProofOptions {
   iat?: number;
 }
 
-/** Signs a proof of possession for one request (PROTOCOL.md section 3). */
+/** Signs a proof of possession for one request (docs/protocol.md section 3). */
 export async function signProof(identity: DeviceIdentity, options: ProofOptions): Promise<string> {
   const claims: Record<string, unknown> = {
     htm: options.method.toUpperCase(),

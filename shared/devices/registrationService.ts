@@ -20,7 +20,7 @@ export type RegistrationResult =
 const maxWriteAttempts = 10;
 
 /**
- * Registers devices (PROTOCOL.md section 1). The order of the steps is what keeps failures
+ * Registers devices (docs/protocol.md section 1). The order of the steps is what keeps failures
  * clean: every check first, then the bulk token's use (idempotent per device), then the
  * signature, and the pairing is stored before the token is returned. A failure at any step
  * returns no token; a retry by the device completes the same registration.

@@ -48,7 +48,7 @@ export const openApiDocument = {
     version: '1.0.0',
     description:
       'Token-based device authentication for a cloud management gateway. Device requests carry a proof of possession ' +
-      '(a device-proof+jwt JWS signed by the key of the self-signed certificate in its x5c header); see PROTOCOL.md. ' +
+      '(a device-proof+jwt JWS signed by the key of the self-signed certificate in its x5c header); see docs/protocol.md in the repository. ' +
       'A path below /api that is not listed here answers 404 problem+json (not_found); a listed path with a method not listed ' +
       'for it answers 405 problem+json (method_not_allowed) with an Allow header — in Azure and locally alike. A body must be ' +
       'sent with Content-Length (411 length_required otherwise). A repeated query parameter arrives as one comma-joined value ' +

@@ -30,7 +30,7 @@ export interface VerifiedProof {
 }
 
 /**
- * Checks a device's proof of possession (PROTOCOL.md section 3): the JWS is signed by the
+ * Checks a device's proof of possession (docs/protocol.md section 3): the JWS is signed by the
  * key of the certificate in its own `x5c`, is bound to this request's method, path and bearer
  * token, is fresh, and is used once — across every instance, through the replay cache.
  *

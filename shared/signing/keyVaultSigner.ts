@@ -56,7 +56,7 @@ export interface KeyVaultSignerOptions {
   warn?: ((message: string) => void) | undefined;
 }
 
-/** The longest-lived token the service signs: a device token (PROTOCOL.md section 2). */
+/** The longest-lived token the service signs: a device token (docs/protocol.md section 2). */
 export const maxTokenLifetimeSeconds = 90 * 86_400;
 /** How long a superseded version stays published after it stopped signing. */
 export const retentionSeconds = maxTokenLifetimeSeconds + maxClockSkewSeconds;

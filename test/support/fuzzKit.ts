@@ -135,7 +135,7 @@ export function tableChanges(before: Dump, after: Dump, prefix: string): string[
 }
 
 /**
- * The contract of a refusal (PROTOCOL.md section 5): problem+json whose `code` is one of
+ * The contract of a refusal (docs/protocol.md section 5): problem+json whose `code` is one of
  * shared/errors.ts, whose status is that code's, with the Bearer challenge on 401 and
  * Retry-After on 503. Returns what is wrong, or undefined.
  */

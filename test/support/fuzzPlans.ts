@@ -24,7 +24,7 @@ import {
  *
  * Every materializer also says whether its part of the request could be valid. The fuzz
  * allows a success, and table writes, only where every part could be; that judgement is
- * made here from PROTOCOL.md, independently of the service's code.
+ * made here from docs/protocol.md, independently of the service's code.
  */
 
 // ---------------------------------------------------------------------------------------
@@ -610,7 +610,7 @@ function pathOf(url: unknown): string | undefined {
   }
 }
 
-/** PROTOCOL.md section 3, read independently of shared/proof: could this header be accepted? */
+/** docs/protocol.md section 3, read independently of shared/proof: could this header be accepted? */
 function proofHeaderAcceptable(header: unknown, identity: DeviceIdentity): boolean {
   if (!isObject(header)) return false;
   if (header.typ !== proofTyp) return false;
@@ -729,7 +729,7 @@ export const contentTypePlan: fc.Arbitrary<string | undefined> = fc.oneof(
   { weight: 1, arbitrary: headerText(60) },
 );
 
-/** PROTOCOL.md's "Content-Type: application/json", counting +json types (RFC 6839) as JSON. */
+/** docs/protocol.md's "Content-Type: application/json", counting +json types (RFC 6839) as JSON. */
 export function contentTypeAcceptable(value: string | undefined): boolean {
   return value !== undefined && /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(headerValueSeen(value));
 }

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { createPrivateKey, generateKeyPairSync, generatePrimeSync, randomBytes, webcrypto, type JsonWebKey, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import type { DeviceIdentity } from '../cli/device/identity.js';
-import { gcd, modInverse, toBase64url } from './seededRsa.js';
+import { gcd, rsaKeyFromPrimes } from './seededRsa.js';
 
 // node's WebCrypto is the standard one; only the DOM type name differs (as in cli/device/identity.ts).
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -29,20 +29,7 @@ export function oversizedExponentKey(modulusBits = 3072, exponentBits = 3070): K
       const random = BigInt(`0x${randomBytes(Math.ceil(exponentBits / 8)).toString('hex')}`) % (1n << BigInt(exponentBits));
       const e = random | (1n << BigInt(exponentBits - 1)) | 1n;
       if (gcd(e, phi) !== 1n) continue;
-      const d = modInverse(e, phi);
-      const [big, small] = p > q ? [p, q] : [q, p];
-      const jwk = {
-        kty: 'RSA',
-        n: toBase64url(p * q),
-        e: toBase64url(e),
-        d: toBase64url(d),
-        p: toBase64url(big),
-        q: toBase64url(small),
-        dp: toBase64url(d % (big - 1n)),
-        dq: toBase64url(d % (small - 1n)),
-        qi: toBase64url(modInverse(small, big)),
-      };
-      return createPrivateKey({ key: jwk, format: 'jwk' });
+      return rsaKeyFromPrimes(p, q, e);
     }
   }
 }

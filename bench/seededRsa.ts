@@ -16,21 +16,26 @@ export function seededRsaKey(random: SeededRandom, bits = 2048): KeyObject {
     if (p === q) continue;
     const phi = (p - 1n) * (q - 1n);
     if (gcd(e, phi) !== 1n) continue;
-    const d = modInverse(e, phi);
-    const [big, small] = p > q ? [p, q] : [q, p];
-    const jwk = {
-      kty: 'RSA',
-      n: toBase64url(big * small),
-      e: toBase64url(e),
-      d: toBase64url(d),
-      p: toBase64url(big),
-      q: toBase64url(small),
-      dp: toBase64url(d % (big - 1n)),
-      dq: toBase64url(d % (small - 1n)),
-      qi: toBase64url(modInverse(small, big)),
-    };
-    return createPrivateKey({ key: jwk, format: 'jwk' });
+    return rsaKeyFromPrimes(p, q, e);
   }
+}
+
+/** The private key with primes p and q and public exponent e (coprime to (p-1)(q-1)), in CRT form. */
+export function rsaKeyFromPrimes(p: bigint, q: bigint, e: bigint): KeyObject {
+  const d = modInverse(e, (p - 1n) * (q - 1n));
+  const [big, small] = p > q ? [p, q] : [q, p];
+  const jwk = {
+    kty: 'RSA',
+    n: toBase64url(big * small),
+    e: toBase64url(e),
+    d: toBase64url(d),
+    p: toBase64url(big),
+    q: toBase64url(small),
+    dp: toBase64url(d % (big - 1n)),
+    dq: toBase64url(d % (small - 1n)),
+    qi: toBase64url(modInverse(small, big)),
+  };
+  return createPrivateKey({ key: jwk, format: 'jwk' });
 }
 
 function seededPrime(random: SeededRandom, bits: number): bigint {

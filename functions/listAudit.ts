@@ -4,6 +4,7 @@ import { auditActions } from '../shared/audit/auditEntry.js';
 import { nowMs } from '../shared/clock.js';
 import { ServiceError } from '../shared/errors.js';
 import { validate } from '../shared/http/body.js';
+import { pageParams } from '../shared/http/params.js';
 import { handleAdmin } from '../shared/http/adminHandle.js';
 import { json } from '../shared/http/responses.js';
 
@@ -25,13 +26,7 @@ const listQuery = z.object({
   from: instant('from').optional(),
   to: instant('to').optional(),
   action: z.enum(auditActions, { error: `action must be one of ${auditActions.join(', ')}` }).optional(),
-  limit: z
-    .string()
-    .regex(/^\d+$/, 'limit must be a whole number from 1 to 1000')
-    .transform(Number)
-    .pipe(z.number().min(1, 'limit must be at least 1').max(1000, 'limit must be at most 1000'))
-    .optional(),
-  continuation: z.string().max(2048, 'continuation is too long').optional(),
+  ...pageParams,
 });
 
 /** The audit trail, newest first: `from` inclusive, `to` exclusive, by default the last 7 days. */

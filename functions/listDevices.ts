@@ -1,18 +1,13 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { validate } from '../shared/http/body.js';
+import { pageParams } from '../shared/http/params.js';
 import { handleAdmin } from '../shared/http/adminHandle.js';
 import { json } from '../shared/http/responses.js';
 
 const listQuery = z.object({
   status: z.enum(['pending', 'active', 'revoked'], { error: 'status must be pending, active or revoked' }).optional(),
-  limit: z
-    .string()
-    .regex(/^\d+$/, 'limit must be a whole number from 1 to 1000')
-    .transform(Number)
-    .pipe(z.number().min(1, 'limit must be at least 1').max(1000, 'limit must be at most 1000'))
-    .optional(),
-  continuation: z.string().max(2048, 'continuation is too long').optional(),
+  ...pageParams,
 });
 
 export async function listDevices(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { ServiceError } from '../errors.js';
 
 export const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -9,3 +10,14 @@ export function guidParam(value: string | undefined, what: string): string {
   }
   return value.toLowerCase();
 }
+
+/** The paging parameters every admin list takes: `limit` (1 to 1,000) and an opaque `continuation`. */
+export const pageParams = {
+  limit: z
+    .string()
+    .regex(/^\d+$/, 'limit must be a whole number from 1 to 1000')
+    .transform(Number)
+    .pipe(z.number().min(1, 'limit must be at least 1').max(1000, 'limit must be at most 1000'))
+    .optional(),
+  continuation: z.string().max(2048, 'continuation is too long').optional(),
+};

@@ -66,6 +66,23 @@ afterAll(() => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
+/**
+ * A stub `az` in a new folder of the work dir: it appends each call's arguments to $AZ_LOG,
+ * then runs `lines`. Returns the log's path and a PATH that finds the stub first.
+ */
+function stubAz(dir: string, logName: string, lines: string[]): { log: string; stubPath: string } {
+  const bin = mkdtempSync(join(workDir, dir));
+  const stub = ['#!/usr/bin/env bash', 'printf "%s\\n" "$*" >>"$AZ_LOG"', ...lines].join('\n');
+  writeFileSync(join(bin, 'az'), `${stub}\n`);
+  chmodSync(join(bin, 'az'), 0o755);
+  return { log: join(workDir, logName), stubPath: `${bin}${delimiter}${process.env.PATH ?? ''}` };
+}
+
+/** The calls a stub az logged, one line each. */
+function loggedCalls(log: string): string[] {
+  return readFileSync(log, 'utf8').split('\n').filter((line) => line !== '');
+}
+
 describe('infra/deploy.sh', () => {
   it('is shellcheck-clean', () => {
     const shellcheck = which('shellcheck');
@@ -109,11 +126,7 @@ describe('infra/deploy.sh', () => {
     let stubPath: string;
 
     beforeAll(() => {
-      const bin = mkdtempSync(join(workDir, 'bin-'));
-      log = join(workDir, 'az.log');
-      const stub = [
-        '#!/usr/bin/env bash',
-        'printf "%s\\n" "$*" >>"$AZ_LOG"',
+      ({ log, stubPath } = stubAz('bin-', 'az.log', [
         // AZ_HANG: a call containing this text never answers (timeout must cut it).
         'if [[ -n "${AZ_HANG:-}" && "$*" == *"$AZ_HANG"* ]]; then exec sleep 600; fi',
         'advance() { [[ -z "${FAKE_CLOCK_FILE:-}" ]] || echo $(( $(cat "$FAKE_CLOCK_FILE") + $1 )) >"$FAKE_CLOCK_FILE"; }',
@@ -141,15 +154,12 @@ describe('infra/deploy.sh', () => {
         '    if [[ "$fail" == true ]]; then echo "$AZ_PUBLISH_ERROR" >&2; exit 1; fi ;;',
         '  "functionapp config") echo "${AZ_INTERNAL_NETWORKS:-}" ;;',
         'esac',
-      ].join('\n');
-      writeFileSync(join(bin, 'az'), `${stub}\n`);
-      chmodSync(join(bin, 'az'), 0o755);
-      stubPath = `${bin}${delimiter}${process.env.PATH ?? ''}`;
+      ]));
     });
 
     beforeEach(() => writeFileSync(log, ''));
 
-    const calls = (): string[] => readFileSync(log, 'utf8').split('\n').filter((line) => line !== '');
+    const calls = (): string[] => loggedCalls(log);
     const env = (extra: Record<string, string> = {}) => ({ PATH: stubPath, HOME: workDir, AZ_LOG: log, ...extra });
 
     it('when az is signed out, exits non-zero and says to run az login', () => {
@@ -450,11 +460,7 @@ describe('infra/deploy.sh --console-client-id', () => {
 
   /** A stub az whose app registration lists the SPA redirect URIs in AZ_SPA_URIS. */
   beforeAll(() => {
-    const bin = mkdtempSync(join(workDir, 'console-bin-'));
-    log = join(workDir, 'console-az.log');
-    const stub = [
-      '#!/usr/bin/env bash',
-      'printf "%s\\n" "$*" >>"$AZ_LOG"',
+    ({ log, stubPath } = stubAz('console-bin-', 'console-az.log', [
       'case "$1 $2" in',
       '  "account show") echo "Test subscription" ;;',
       '  "group exists") echo true ;;',
@@ -466,15 +472,12 @@ describe('infra/deploy.sh --console-client-id', () => {
       '      *functionAppUrl*) echo https://func-abc.azurewebsites.net ;;',
       '    esac ;;',
       'esac',
-    ].join('\n');
-    writeFileSync(join(bin, 'az'), `${stub}\n`);
-    chmodSync(join(bin, 'az'), 0o755);
-    stubPath = `${bin}${delimiter}${process.env.PATH ?? ''}`;
+    ]));
   });
 
   beforeEach(() => writeFileSync(log, ''));
 
-  const calls = (): string[] => readFileSync(log, 'utf8').split('\n').filter((line) => line !== '');
+  const calls = (): string[] => loggedCalls(log);
   const deploy = (spaUris: string, extra: string[] = []) =>
     run(['-g', 'rg-test', '--infra-only', '--admin-audience', `api://${clientId}`, '--console-client-id', clientId, ...extra], {
       PATH: stubPath,

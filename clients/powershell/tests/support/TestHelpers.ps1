@@ -22,13 +22,13 @@ function Split-TestJws {
 
 function Test-TestJwsSignature {
     # Verifies a proof with the public key of the certificate in its own x5c.
-    param([Parameter(Mandatory = $true)][string]$Jws)
-    $jws = Split-TestJws $Jws
+    param([Parameter(Mandatory = $true)][string]$Compact)
+    $jws = Split-TestJws $Compact
     $certificate = [System.Security.Cryptography.X509Certificates.X509Certificate2]::new([System.Convert]::FromBase64String($jws.Header.x5c[0]))
     $sha256 = [System.Security.Cryptography.HashAlgorithmName]::SHA256
     switch ($jws.Header.alg) {
-        'RS256' { return $certificate.GetRSAPublicKey().VerifyData($jws.SigningInput, $jws.Signature, $sha256, [System.Security.Cryptography.RSASignaturePadding]::Pkcs1) }
-        'ES256' { return $certificate.GetECDsaPublicKey().VerifyData($jws.SigningInput, $jws.Signature, $sha256) }
+        'RS256' { return [System.Security.Cryptography.X509Certificates.RSACertificateExtensions]::GetRSAPublicKey($certificate).VerifyData($jws.SigningInput, $jws.Signature, $sha256, [System.Security.Cryptography.RSASignaturePadding]::Pkcs1) }
+        'ES256' { return [System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions]::GetECDsaPublicKey($certificate).VerifyData($jws.SigningInput, $jws.Signature, $sha256) }
     }
     $false
 }

@@ -9,8 +9,7 @@ function Remove-CmgIdentity {
     if ($Saved.keyStorage -eq 'CertStore') {
         $path = 'Cert:\{0}\My\{1}' -f $Saved.storeLocation, $Saved.thumbprint
         if (Test-Path -LiteralPath $path) {
-            Write-Verbose ('Deleting {0} and its private key' -f $path)
-            Remove-Item -LiteralPath $path -DeleteKey -Force
+            Remove-CmgStoreCertificate -Path $path
         }
     } else {
         foreach ($name in @('device-key.pem', 'device-cert.pem')) {

@@ -1,0 +1,126 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { projectRoot, startLocalHost, type LocalHost } from './support/localHost.js';
+import { findPester, findPwsh, howToGetPwsh, pesterVersion, pwshVersion } from './support/pwsh.js';
+import { uniqueTablePrefix } from './support/services.js';
+
+/**
+ * Requirement: the PowerShell module clients/powershell/CmgTokenAuth passes its Pester suite -
+ * its shape, the Windows PowerShell 5.1 language check, the proof and errors against a mocked
+ * service, the Windows-only paths against mocks, and the integration tests against npm start's
+ * local host, started here once for the whole run: one with automatic approval and one with
+ * manual approval, both with the token pacing of the fleet contract (3 tokens per device per
+ * 60 minutes).
+ *
+ * Without PowerShell or Pester the file prints one line and skips; with CI=true that fails
+ * instead (.ci/run installs both).
+ */
+
+interface PesterSummary {
+  passed: number;
+  failed: number;
+  skipped: number;
+  notRun: number;
+  total: number;
+  failedBlocks: number;
+  failedContainers: number;
+  durationSeconds: number;
+  failures: Array<{ name: string; message: string }>;
+}
+
+/** One line on the console, outside jest's buffered console (which adds a stack trace). */
+function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+const pwsh = findPwsh();
+const pester = findPester();
+if (!pwsh || !pester) {
+  const missing = !pwsh ? `PowerShell ${pwshVersion}` : `Pester ${pesterVersion}`;
+  if (process.env.CI) throw new Error(`${missing} is missing; CI installs it (.ci/run): ${howToGetPwsh}`);
+  say(`powershell.module.test.ts skipped: no ${missing} (${howToGetPwsh})`);
+}
+const describeWithPwsh = pwsh && pester ? describe : describe.skip;
+
+describeWithPwsh(`the PowerShell module CmgTokenAuth (Pester ${pesterVersion})`, () => {
+  const hosts: LocalHost[] = [];
+  let summary: PesterSummary;
+  let output = '';
+
+  beforeAll(async () => {
+    const pacing = { TOKEN_ISSUE_BURST: '3', TOKEN_ISSUE_WINDOW_MINUTES: '60' };
+    const storage = { STORAGE_CONNECTION: process.env.TEST_STORAGE_CONNECTION ?? '' };
+    const started = await Promise.allSettled([
+      startLocalHost({ ...storage, ...pacing, TABLE_PREFIX: uniqueTablePrefix() }),
+      startLocalHost({ ...storage, ...pacing, TABLE_PREFIX: uniqueTablePrefix(), APPROVAL_MODE: 'manual' }),
+    ]);
+    for (const host of started) if (host.status === 'fulfilled') hosts.push(host.value);
+    const failed = started.find((host) => host.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [auto, manual] = hosts as [LocalHost, LocalHost];
+
+    const summaryPath = join(mkdtempSync(join(tmpdir(), 'cmg-pester-')), 'summary.json');
+    const script = join(projectRoot, 'clients', 'powershell', 'tests', 'Invoke-CmgTests.ps1');
+    const started_ = Date.now();
+    const exitCode = await new Promise<number>((done) => {
+      execFile(
+        pwsh!.path,
+        ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', script, '-PesterPath', pester!.path, '-SummaryPath', summaryPath],
+        {
+          cwd: projectRoot,
+          // A hang guard, not a pace: the suite takes well under a minute.
+          timeout: 170_000,
+          maxBuffer: 16 * 1024 * 1024,
+          env: {
+            ...process.env,
+            POWERSHELL_TELEMETRY_OPTOUT: '1',
+            POWERSHELL_UPDATECHECK: 'Off',
+            NO_COLOR: '1',
+            CMG_TEST_SERVICE_URL: auto.url,
+            CMG_TEST_ADMIN_KEY: auto.adminKey,
+            CMG_TEST_MANUAL_SERVICE_URL: manual.url,
+            CMG_TEST_MANUAL_ADMIN_KEY: manual.adminKey,
+            CMG_TEST_TOKEN_ISSUE_BURST: pacing.TOKEN_ISSUE_BURST,
+            CMG_TEST_PROJECT_ROOT: projectRoot,
+            CMG_TEST_NODE: process.execPath,
+          },
+        },
+        (error, stdout, stderr) => {
+          output = `${stdout}${stderr}`;
+          done(error ? (typeof error.code === 'number' ? error.code : -1) : 0);
+        },
+      );
+    });
+    try {
+      summary = JSON.parse(readFileSync(summaryPath, 'utf8').replace(/^\uFEFF/, '')) as PesterSummary;
+    } catch {
+      throw new Error(`Pester wrote no summary (exit ${exitCode}):\n${output}`);
+    }
+    say(
+      `Pester ${pesterVersion} on ${pwsh!.source}: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped ` +
+        `in ${summary.durationSeconds} s (the pwsh process ${((Date.now() - started_) / 1000).toFixed(1)} s)`,
+    );
+  }, 240_000);
+
+  afterAll(async () => {
+    await Promise.all(hosts.map((host) => host.stop()));
+  });
+
+  it('passes every Pester test', () => {
+    const failures = summary.failures.map((failure) => `${failure.name}\n  ${failure.message}`).join('\n');
+    expect({ failed: summary.failed, failedBlocks: summary.failedBlocks, failedContainers: summary.failedContainers, failures }).toEqual({
+      failed: 0,
+      failedBlocks: 0,
+      failedContainers: 0,
+      failures: '',
+    });
+  });
+
+  it('ran all of it, integration tests included: nothing skipped', () => {
+    expect(summary.skipped).toBe(0);
+    expect(summary.notRun).toBe(0);
+    expect(summary.passed).toBeGreaterThan(100);
+  });
+});

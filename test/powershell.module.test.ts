@@ -27,6 +27,7 @@ interface PesterSummary {
   failedBlocks: number;
   failedContainers: number;
   durationSeconds: number;
+  files: Array<{ file: string; passed: number; failed: number; seconds: number }>;
   failures: Array<{ name: string; message: string }>;
 }
 
@@ -63,7 +64,7 @@ describeWithPwsh(`the PowerShell module CmgTokenAuth (Pester ${pesterVersion})`,
 
     const summaryPath = join(mkdtempSync(join(tmpdir(), 'cmg-pester-')), 'summary.json');
     const script = join(projectRoot, 'clients', 'powershell', 'tests', 'Invoke-CmgTests.ps1');
-    const started_ = Date.now();
+    const pesterStarted = Date.now();
     const exitCode = await new Promise<number>((done) => {
       execFile(
         pwsh!.path,
@@ -100,7 +101,8 @@ describeWithPwsh(`the PowerShell module CmgTokenAuth (Pester ${pesterVersion})`,
     }
     say(
       `Pester ${pesterVersion} on ${pwsh!.source}: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped ` +
-        `in ${summary.durationSeconds} s (the pwsh process ${((Date.now() - started_) / 1000).toFixed(1)} s)`,
+        `in ${summary.durationSeconds} s (the pwsh process ${((Date.now() - pesterStarted) / 1000).toFixed(1)} s; ` +
+        `${summary.files.map((file) => `${file.file} ${file.passed} in ${file.seconds} s`).join(', ')})`,
     );
   }, 240_000);
 

@@ -41,6 +41,7 @@ if ($SummaryPath) {
         failedBlocks    = $result.FailedBlocksCount
         failedContainers = $result.FailedContainersCount
         durationSeconds = [System.Math]::Round($result.Duration.TotalSeconds, 2)
+        files           = @($result.Containers | ForEach-Object { [pscustomobject]@{ file = (Split-Path -Leaf ([string]$_.Item)); passed = $_.PassedCount; failed = $_.FailedCount; seconds = [System.Math]::Round($_.Duration.TotalSeconds, 2) } })
         failures        = $failures
     } | ConvertTo-Json -Depth 4 | Set-Content -Path $SummaryPath -Encoding utf8
 }

@@ -16,7 +16,8 @@ param(
 $ErrorActionPreference = 'Stop'
 Import-Module $PesterPath -Force
 $configuration = New-PesterConfiguration
-$configuration.Run.Path = $Path
+# -Path a,b from pwsh -File arrives as one string.
+$configuration.Run.Path = @($Path | ForEach-Object { $_ -split ',' } | Where-Object { $_ })
 $configuration.Run.PassThru = $true
 $configuration.Output.Verbosity = 'Normal'
 $result = Invoke-Pester -Configuration $configuration

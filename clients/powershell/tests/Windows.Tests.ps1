@@ -35,10 +35,15 @@ AfterAll {
 }
 
 Describe 'CmgTokenAuth on Windows (mocked)' {
-    BeforeEach {
+    # Mocks made once per block (a test overrides one where it needs to): each Mock costs Pester
+    # a proxy function, and Should -Invoke counts only the calls inside each test anyway.
+    BeforeAll {
         Mock -ModuleName CmgTokenAuth Test-CmgWindows { $true }
         Mock -ModuleName CmgTokenAuth Test-CmgElevated { $true }
         Mock -ModuleName CmgTokenAuth Get-CimInstance { [pscustomobject]@{ Caption = 'Microsoft Windows 11 Enterprise'; Version = '10.0.22631' } }
+    }
+
+    BeforeEach {
         $env:CMG_TOKEN_AUTH_STATE_DIR = Join-Path $TestDrive ([guid]::NewGuid().ToString('N'))
     }
 
@@ -198,7 +203,7 @@ Describe 'CmgTokenAuth on Windows (mocked)' {
     }
 
     Context 'the renewal task' {
-        BeforeEach {
+        BeforeAll {
             Mock -ModuleName CmgTokenAuth New-ScheduledTaskAction { [pscustomobject]@{ Kind = 'action'; Execute = $Execute; Argument = $Argument } }
             Mock -ModuleName CmgTokenAuth New-ScheduledTaskTrigger { [pscustomobject]@{ Kind = 'startup' } } -ParameterFilter { $AtStartup }
             Mock -ModuleName CmgTokenAuth New-ScheduledTaskTrigger { [pscustomobject]@{ Kind = 'daily'; At = $At; RandomDelay = $RandomDelay } } -ParameterFilter { $Daily }

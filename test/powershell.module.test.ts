@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot, startLocalHost, type LocalHost } from './support/localHost.js';
-import { findPester, findPwsh, howToGetPwsh, pesterVersion, pwshVersion } from './support/pwsh.js';
+import { findPester, findPwsh, howToGetPwsh, pesterVersion, pwshVersion, type Found } from './support/pwsh.js';
 import { uniqueTablePrefix } from './support/services.js';
 
 /**
@@ -43,20 +43,21 @@ if (!pwsh || !pester) {
   if (process.env.CI) throw new Error(`${missing} is missing; CI installs it (.ci/run): ${howToGetPwsh}`);
   say(`powershell.module.test.ts skipped: no ${missing} (${howToGetPwsh})`);
 }
-const describeWithPwsh = pwsh && pester ? describe : describe.skip;
+const tools = pwsh && pester ? { pwsh, pester } : undefined;
+const describeWithPwsh = tools ? describe : describe.skip;
 
 function sum(parts: PesterSummary[], key: 'passed' | 'failed' | 'skipped' | 'notRun' | 'total' | 'failedBlocks' | 'failedContainers'): number {
   return parts.reduce((total, part) => total + part[key], 0);
 }
 
 /** Runs some of the Pester files in one pwsh process and reads the summary it writes. */
-async function runPester(files: string[], env: NodeJS.ProcessEnv): Promise<PesterSummary> {
+async function runPester(found: { pwsh: Found; pester: Found }, files: string[], env: NodeJS.ProcessEnv): Promise<PesterSummary> {
   const summaryPath = join(mkdtempSync(join(tmpdir(), 'cmg-pester-')), 'summary.json');
   const script = join(projectRoot, 'clients', 'powershell', 'tests', 'Invoke-CmgTests.ps1');
   const { code, output } = await new Promise<{ code: number; output: string }>((done) => {
     execFile(
-      pwsh!.path,
-      ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', script, '-PesterPath', pester!.path, '-SummaryPath', summaryPath, '-Path', files.join(',')],
+      found.pwsh.path,
+      ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', script, '-PesterPath', found.pester.path, '-SummaryPath', summaryPath, '-Path', files.join(',')],
       // A hang guard, not a pace: each part takes well under a minute.
       { cwd: projectRoot, timeout: 170_000, maxBuffer: 16 * 1024 * 1024, env },
       (error, stdout, stderr) => done({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, output: `${stdout}${stderr}` }),
@@ -74,6 +75,7 @@ describeWithPwsh(`the PowerShell module CmgTokenAuth (Pester ${pesterVersion})`,
   let summary: PesterSummary;
 
   beforeAll(async () => {
+    if (!tools) return;
     const pacing = { TOKEN_ISSUE_BURST: '3', TOKEN_ISSUE_WINDOW_MINUTES: '60' };
     const storage = { STORAGE_CONNECTION: process.env.TEST_STORAGE_CONNECTION ?? '' };
     const started = await Promise.allSettled([
@@ -104,7 +106,7 @@ describeWithPwsh(`the PowerShell module CmgTokenAuth (Pester ${pesterVersion})`,
     const tests = join(projectRoot, 'clients', 'powershell', 'tests');
     const groups = [['Integration.Tests.ps1'], ['Unit.Tests.ps1', 'Windows.Tests.ps1', 'Module.Tests.ps1', 'Syntax51.Tests.ps1']];
     const pesterStarted = Date.now();
-    const parts = await Promise.all(groups.map((files) => runPester(files.map((file) => join(tests, file)), env)));
+    const parts = await Promise.all(groups.map((files) => runPester(tools, files.map((file) => join(tests, file)), env)));
     const wallSeconds = (Date.now() - pesterStarted) / 1000;
     summary = {
       passed: sum(parts, 'passed'),
@@ -119,7 +121,7 @@ describeWithPwsh(`the PowerShell module CmgTokenAuth (Pester ${pesterVersion})`,
       failures: parts.flatMap((part) => part.failures),
     };
     say(
-      `Pester ${pesterVersion} on ${pwsh!.source}: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped ` +
+      `Pester ${pesterVersion} on ${tools.pwsh.source}: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped ` +
         `in ${wallSeconds.toFixed(1)} s wall (${summary.files.map((file) => `${file.file} ${file.passed} in ${file.seconds} s`).join(', ')})`,
     );
   }, 240_000);

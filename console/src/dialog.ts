@@ -34,7 +34,7 @@ export function confirmDialog(options: { id: string; title: string; body: Child[
     confirm.addEventListener('click', () => finish(true));
     // Escape, or any other way the dialog closes.
     dialog.addEventListener('toggle', (event: Event) => {
-      if ((event as CustomEvent<{ newState?: string }>).detail?.newState === 'closed') finish(false);
+      if ((event as Partial<CustomEvent<{ newState?: string }>>).detail?.newState === 'closed') finish(false);
     });
     document.body.append(dialog);
     // Shown on the next frame, once the element has rendered its inner <dialog>; the dialog

@@ -1,13 +1,6 @@
 # Requirement: the module's shape - an explicit export list that matches Public/, one function per
 # file named as the file, approved verbs, help with an example on every public command,
 # -WhatIf/-Confirm wherever the machine changes, and errors through ThrowTerminatingError.
-BeforeDiscovery {
-    $moduleRoot = Join-Path (Split-Path -Parent $PSScriptRoot) 'CmgTokenAuth'
-    $publicNames = @(Get-ChildItem -Path (Join-Path $moduleRoot 'Public') -Filter '*.ps1' | ForEach-Object { $_.BaseName } | Sort-Object)
-    $public = @($publicNames | ForEach-Object { @{ Name = $_ } })
-    $changesTheMachine = @('New-CmgDeviceIdentity', 'Register-CmgDevice', 'Update-CmgDeviceToken', 'Reset-CmgDevice', 'Install-CmgRenewalTask', 'Uninstall-CmgRenewalTask') | ForEach-Object { @{ Name = $_ } }
-}
-
 BeforeAll {
     $moduleRoot = Join-Path (Split-Path -Parent $PSScriptRoot) 'CmgTokenAuth'
     $manifestPath = Join-Path $moduleRoot 'CmgTokenAuth.psd1'
@@ -46,39 +39,53 @@ Describe 'The CmgTokenAuth manifest' {
     }
 }
 
-Describe '<Name>' -ForEach $public {
+Describe 'Every public command' {
+    # One test per property over all eight commands: a failure names the commands (Pester's
+    # per-test cost would otherwise dominate this file).
     BeforeAll {
-        $command = Get-Command -Name $Name -Module CmgTokenAuth
-        # The comment-based help as Get-Help reads it, from the function's AST (Get-Help itself
-        # is slow enough to matter in npm test).
-        $file = Join-Path $moduleRoot ('Public/' + $Name + '.ps1')
-        $ast = [System.Management.Automation.Language.Parser]::ParseFile($file, [ref]$null, [ref]$null)
-        $help = $ast.Find({ param($node) $node -is [System.Management.Automation.Language.FunctionDefinitionAst] }, $false).GetHelpContent()
+        $commands = foreach ($name in $publicNames) {
+            $file = Join-Path $moduleRoot ('Public/' + $name + '.ps1')
+            $ast = [System.Management.Automation.Language.Parser]::ParseFile($file, [ref]$null, [ref]$null)
+            [pscustomobject]@{
+                Name    = $name
+                Command = Get-Command -Name $name -Module CmgTokenAuth
+                # The comment-based help as Get-Help reads it, from the function's AST (Get-Help
+                # itself is slow enough to matter in npm test).
+                Help    = $ast.Find({ param($node) $node -is [System.Management.Automation.Language.FunctionDefinitionAst] }, $false).GetHelpContent()
+            }
+        }
+        $changesTheMachine = @('New-CmgDeviceIdentity', 'Register-CmgDevice', 'Update-CmgDeviceToken', 'Reset-CmgDevice', 'Install-CmgRenewalTask', 'Uninstall-CmgRenewalTask')
+        $verbs = (Get-Verb).Verb
     }
 
     It 'uses an approved verb' {
-        (Get-Verb).Verb | Should -Contain $command.Verb
+        @($commands | Where-Object { $verbs -notcontains $_.Command.Verb } | ForEach-Object Name) | Should -BeNullOrEmpty
     }
 
-    It 'has a synopsis, a description and at least one example, and every parameter described' {
-        $help.Synopsis.Trim() | Should -Not -BeNullOrEmpty
-        $help.Description.Trim() | Should -Not -BeNullOrEmpty
-        $help.Examples.Count | Should -BeGreaterThan 0
-        $help.Examples[0] | Should -Match 'Cmg'
-        $own = @($command.Parameters.Keys | Where-Object { [System.Management.Automation.PSCmdlet]::CommonParameters -notcontains $_ -and [System.Management.Automation.PSCmdlet]::OptionalCommonParameters -notcontains $_ })
-        $undocumented = @($own | Where-Object { -not $help.Parameters.ContainsKey($_.ToUpperInvariant()) })
-        $undocumented | Should -BeNullOrEmpty
+    It 'has a synopsis, a description, an example and every parameter described' {
+        $gaps = foreach ($entry in $commands) {
+            $help = $entry.Help
+            if ($null -eq $help -or -not $help.Synopsis.Trim()) { '{0}: no synopsis' -f $entry.Name; continue }
+            if (-not $help.Description.Trim()) { '{0}: no description' -f $entry.Name }
+            if ($help.Examples.Count -eq 0 -or $help.Examples[0] -notmatch 'Cmg') { '{0}: no example' -f $entry.Name }
+            foreach ($parameter in $entry.Command.Parameters.Keys) {
+                $common = [System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters
+                if ($common -notcontains $parameter -and -not $help.Parameters.ContainsKey($parameter.ToUpperInvariant())) { '{0}: -{1} undescribed' -f $entry.Name, $parameter }
+            }
+        }
+        @($gaps) | Should -BeNullOrEmpty
     }
 
     It 'throws its errors through $PSCmdlet.ThrowTerminatingError' {
-        $command.Definition | Should -Match '\$PSCmdlet\.ThrowTerminatingError\(\(ConvertTo-CmgErrorRecord'
+        @($commands | Where-Object { $_.Command.Definition -notmatch '\$PSCmdlet\.ThrowTerminatingError\(\(ConvertTo-CmgErrorRecord' } | ForEach-Object Name) | Should -BeNullOrEmpty
     }
-}
 
-Describe '<Name> changes the machine, so it takes -WhatIf and -Confirm' -ForEach $changesTheMachine {
-    It 'supports ShouldProcess' {
-        $parameters = (Get-Command -Name $Name -Module CmgTokenAuth).Parameters
-        $parameters.ContainsKey('WhatIf') | Should -BeTrue
-        $parameters.ContainsKey('Confirm') | Should -BeTrue
+    It 'takes -WhatIf and -Confirm where it changes the machine' {
+        $missing = foreach ($name in $changesTheMachine) {
+            $parameters = ($commands | Where-Object { $_.Name -eq $name }).Command.Parameters
+            if (-not ($parameters.ContainsKey('WhatIf') -and $parameters.ContainsKey('Confirm'))) { $name }
+        }
+        @($missing) | Should -BeNullOrEmpty
+        $changesTheMachine.Count | Should -Be 6
     }
 }

@@ -12,6 +12,7 @@ BeforeAll {
     function global:New-SelfSignedCertificate { param($Subject, $FriendlyName, $CertStoreLocation, $KeyExportPolicy, $KeyUsage, $Type, $TextExtension, $HashAlgorithm, $NotBefore, $NotAfter, $KeyAlgorithm, $KeyLength, $Provider) }
     function global:Get-Tpm { param() }
     function global:Set-Acl { param($LiteralPath, $AclObject) }
+    function global:Get-Acl { param($LiteralPath) }
     function global:Get-CimInstance { param($ClassName, $Property) }
     function global:New-ScheduledTaskAction { param($Execute, $Argument) }
     function global:New-ScheduledTaskTrigger { param([switch]$AtStartup, [switch]$Daily, $At, $RandomDelay) }
@@ -29,7 +30,7 @@ BeforeAll {
 AfterAll {
     $env:COMPUTERNAME = $script:computerName
     Remove-Item Env:\CMG_TOKEN_AUTH_STATE_DIR -ErrorAction SilentlyContinue
-    foreach ($name in @('New-SelfSignedCertificate', 'Get-Tpm', 'Set-Acl', 'Get-CimInstance', 'New-ScheduledTaskAction', 'New-ScheduledTaskTrigger', 'New-ScheduledTaskPrincipal', 'New-ScheduledTaskSettingsSet', 'Register-ScheduledTask', 'Get-ScheduledTask', 'Unregister-ScheduledTask')) {
+    foreach ($name in @('New-SelfSignedCertificate', 'Get-Tpm', 'Set-Acl', 'Get-Acl', 'Get-CimInstance', 'New-ScheduledTaskAction', 'New-ScheduledTaskTrigger', 'New-ScheduledTaskPrincipal', 'New-ScheduledTaskSettingsSet', 'Register-ScheduledTask', 'Get-ScheduledTask', 'Unregister-ScheduledTask')) {
         Remove-Item -Path ('Function:\global:' + $name) -ErrorAction SilentlyContinue
     }
 }
@@ -167,6 +168,14 @@ Describe 'CmgTokenAuth on Windows (mocked)' {
                     $LiteralPath -eq $path -and $AclObject.Sddl -eq 'O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)'
                 }
                 Test-Path $path -PathType Container | Should -BeTrue
+                # Once protected, later reads leave it alone; inheritance let back in is cut again.
+                Mock -ModuleName CmgTokenAuth Get-Acl { [pscustomobject]@{ AreAccessRulesProtected = $true } }
+                InModuleScope CmgTokenAuth -Parameters @{ Path = $path } { Initialize-CmgStateDirectory -Path $Path } | Out-Null
+                Should -Invoke -ModuleName CmgTokenAuth Set-Acl -Times 1 -Exactly
+                Mock -ModuleName CmgTokenAuth Get-Acl { [pscustomobject]@{ AreAccessRulesProtected = $false } }
+                InModuleScope CmgTokenAuth -Parameters @{ Path = $path } { Initialize-CmgStateDirectory -Path $Path } | Out-Null
+                Should -Invoke -ModuleName CmgTokenAuth Set-Acl -Times 2 -Exactly -ParameterFilter { $LiteralPath -eq $path }
+                Should -Invoke -ModuleName CmgTokenAuth Get-Acl -Times 2 -Exactly -ParameterFilter { $LiteralPath -eq $path }
             } finally {
                 $env:ProgramData = $saved
             }

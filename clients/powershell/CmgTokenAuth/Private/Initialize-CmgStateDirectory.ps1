@@ -12,12 +12,17 @@ function Initialize-CmgStateDirectory {
     [OutputType([string])]
     param([Parameter(Mandatory = $true)][string]$Path)
     if (Test-CmgWindows) {
+        $created = $false
         if (-not (Test-Path -LiteralPath $Path -PathType Container)) {
             Write-Verbose ('Creating the state folder {0}' -f $Path)
             [void](New-Item -ItemType Directory -Path $Path -Force)
+            $created = $true
         }
         if ($env:ProgramData -and $Path.StartsWith($env:ProgramData, [System.StringComparison]::OrdinalIgnoreCase)) {
-            Set-CmgStateDirectoryAcl -Path $Path
+            # Set when made, and again if someone let ProgramData's inherited entries back in.
+            if ($created -or -not (Get-Acl -LiteralPath $Path).AreAccessRulesProtected) {
+                Set-CmgStateDirectoryAcl -Path $Path
+            }
         }
         return $Path
     }

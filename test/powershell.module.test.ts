@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onCi } from './support/ci.js';
 import { projectRoot, startLocalHost, type LocalHost } from './support/localHost.js';
 import { findPester, findPwsh, howToGetPwsh, pesterVersion, pwshVersion, type Found } from './support/pwsh.js';
 import { uniqueTablePrefix } from './support/services.js';
@@ -40,7 +41,7 @@ const pwsh = findPwsh();
 const pester = findPester();
 if (!pwsh || !pester) {
   const missing = !pwsh ? `PowerShell ${pwshVersion}` : `Pester ${pesterVersion}`;
-  if (process.env.CI) throw new Error(`${missing} is missing; CI installs it (.ci/run): ${howToGetPwsh}`);
+  if (onCi) throw new Error(`${missing} is missing; CI installs it (.ci/run): ${howToGetPwsh}`);
   say(`powershell.module.test.ts skipped: no ${missing} (${howToGetPwsh})`);
 }
 const tools = pwsh && pester ? { pwsh, pester } : undefined;
@@ -50,9 +51,14 @@ function sum(parts: PesterSummary[], key: 'passed' | 'failed' | 'skipped' | 'not
   return parts.reduce((total, part) => total + part[key], 0);
 }
 
+/** Folders this file made, removed after it. */
+const temporary: string[] = [];
+
 /** Runs some of the Pester files in one pwsh process and reads the summary it writes. */
 async function runPester(found: { pwsh: Found; pester: Found }, files: string[], env: NodeJS.ProcessEnv): Promise<PesterSummary> {
-  const summaryPath = join(mkdtempSync(join(tmpdir(), 'cmg-pester-')), 'summary.json');
+  const folder = mkdtempSync(join(tmpdir(), 'cmg-pester-'));
+  temporary.push(folder);
+  const summaryPath = join(folder, 'summary.json');
   const script = join(projectRoot, 'clients', 'powershell', 'tests', 'Invoke-CmgTests.ps1');
   const { code, output } = await new Promise<{ code: number; output: string }>((done) => {
     execFile(
@@ -128,6 +134,7 @@ describeWithPwsh(`the PowerShell module CmgTokenAuth (Pester ${pesterVersion})`,
 
   afterAll(async () => {
     await Promise.all(hosts.map((host) => host.stop()));
+    for (const folder of [...temporary, ...hosts.map((host) => host.dataDir)]) rmSync(folder, { recursive: true, force: true });
   });
 
   it('passes every Pester test', () => {

@@ -336,7 +336,8 @@ elif [[ "$account_status" != 0 ]]; then
   and, if you have several subscriptions: az account set --subscription <id>"
 fi
 info "Subscription: $(printf '%s' "$account" | tr '\r\n' '  ')"
-subscription_id="$(printf '%s\n' "$account" | tr -d '\r' | sed -n 2p)"
+# az prints the query's values one per line (tsv); the id is the one shaped like a GUID.
+subscription_id="$(printf '%s\n' "$account" | grep -Eio '[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}' | head -n 1)" || true
 
 if [[ "$what_if" == false && "$infra_only" == false && "$smoke_only" == false && -z "$package_file" ]]; then
   for tool in node npm zip; do
@@ -696,7 +697,7 @@ fi
 # ARM's answers while a role definition or an identity created moments ago has not replicated
 # yet: the custom role and its assignment are made in one deployment, and dependsOn does not
 # wait for replication.
-replication_error='RoleDefinitionDoesNotExist|role definition id not recognized|PrincipalNotFound'
+replication_error='RoleDefinitionDoesNotExist|role definition id[^.]*not recognized|PrincipalNotFound'
 
 # The deployment, retried with backoff (30 s doubling to 120 s) for replication_budget seconds
 # on replication errors only; every rerun converges on the same resources.

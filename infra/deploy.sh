@@ -27,8 +27,8 @@ Required:
 Options:
   -l, --location <region>       region, needed when the resource group does not exist yet;
                                 must offer the Flex Consumption plan (e.g. westeurope, eastus2)
-  -e, --environment <name>      environment name that seeds the resource names
-                                (default: the resource group name)
+  -e, --environment <name>      environment name that seeds the resource names: 1-49
+                                letters, digits and dashes (default: the resource group name)
   -s, --subscription <id|name>  subscription (default: az's current one)
       --key-type <RSA|EC>       signing key type: RSA 2048 (RS256) or EC P-256 (ES256)
       --approval-mode <auto|manual>
@@ -47,17 +47,21 @@ Options:
       --infra-only              deploy the infrastructure, do not build, publish or check
       --package <zip>           publish this package (built elsewhere, by a CI job say)
                                 instead of building one here
-      --smoke                   only check an existing deployment: health, JWKS, and the
+      --smoke                   only check an existing deployment: health, JWKS, the
                                 address the service sees for this machine next to
-                                INTERNAL_NETWORKS
+                                INTERNAL_NETWORKS, and that a forged X-Forwarded-For
+                                changes nothing
   -h, --help                    show this help
 
 The options above override the parameters file for this run only: a later run without them
 deploys the file's (or the template's default) value again. Keep lasting choices in a
 parameters file per environment.
 
-A first deployment's publish is retried for about 10 minutes while the new role assignments
-propagate; every az call is bounded by a timeout (see docs/deployment.md).
+Before anything is created it checks that you may create role definitions and assignments,
+and pins az's Bicep CLI to 0.49.2. A deployment is retried for up to 15 minutes while a new
+role definition or identity replicates, a first publish for about 10 minutes while the new
+role assignments propagate; the smoke check also sends a forged X-Forwarded-For, which must
+change nothing. Every az call is bounded by a timeout (see docs/deployment.md).
 
 Example:
   infra/deploy.sh -g rg-cmg-prod -l westeurope -e prod \
@@ -196,7 +200,8 @@ done
 max_environment_length=49
 [[ "$environment_name" =~ ^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$ && ${#environment_name} -le $max_environment_length ]] ||
   die "--environment must be 1-$max_environment_length letters, digits and dashes, starting and ending with a letter or digit
-  (it is part of the deployment name cmg-token-auth-<environment>, which ARM limits to 64 characters)"
+  (it is part of the deployment name cmg-token-auth-<environment>, which ARM limits to 64 characters;
+  without -e it is the resource group name)"
 [[ -f "$parameters_file" ]] || die "parameters file not found: $parameters_file"
 [[ "$parameters_file" == *.bicepparam ]] ||
   die "--parameters-file must be a .bicepparam file (a copy of infra/main.bicepparam whose 'using' points at main.bicep)"
@@ -822,7 +827,7 @@ publish_attempt() {
       pause "$host_check_interval"
     else
       # Uploading: a short real wait, so a quick answer is taken at once.
-      sleep 0.2
+      sleep 0.1
     fi
   done
   wait "$pid" || status=$?

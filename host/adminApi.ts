@@ -51,6 +51,6 @@ export async function readInvocationBody(req: IncomingMessage): Promise<Invocati
   }
   // FunctionInvocation is an object with an optional Input; null, arrays and scalars do not bind.
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { ok: false, status: 400 };
-  const input = Object.entries(parsed).find(([key]) => key.toLowerCase() === 'input')?.[1];
+  const input: unknown = Object.entries(parsed as Record<string, unknown>).find(([key]) => key.toLowerCase() === 'input')?.[1];
   return { ok: true, input };
 }

@@ -32,7 +32,7 @@ export class TableReplayCache implements ReplayCache {
   private readonly counts: ShardCounts;
 
   constructor(tables: TableService, options: { shards?: number; clock?: Clock; counts?: ShardCounts } = {}) {
-    this.inserter = new GroupInserter(() => tables.table(TableReplayCache.tableName), 'Table Storage (replay cache)');
+    this.inserter = new GroupInserter(() => tables.hotTable(TableReplayCache.tableName), 'Table Storage (replay cache)');
     this.counts = options.counts ?? new TableReplayShardRegistry(tables, options.shards ?? defaultReplayShards, options.clock ?? systemClock);
   }
 

@@ -1,6 +1,7 @@
 import { RestError, TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import { azureCredential } from '../azureCredential.js';
 import { UnavailableError } from '../errors.js';
+import { LeanTable, leanAuthFor } from './leanTable.js';
 import { cachedUntilFailure } from './promiseCache.js';
 
 /**
@@ -10,11 +11,29 @@ import { cachedUntilFailure } from './promiseCache.js';
  */
 export class TableService {
   private readonly created = new Map<string, Promise<TableClient>>();
+  private readonly lean = new Map<string, Promise<LeanTable | TableClient>>();
 
   constructor(
     private readonly connection: string,
     private readonly prefix: string,
+    /** Whether hotTable may hand out the lean client (docs/decisions/0014); off, the SDK's client. */
+    private readonly leanHotPath = true,
   ) {}
+
+  /**
+   * The client for the per-request calls (the replay claim and the revocation marker): the
+   * lean node:http client where the connection's authentication is one it speaks, else the
+   * SDK's. The table is created through the SDK first, as `table` does.
+   */
+  hotTable(name: string): Promise<LeanTable | TableClient> {
+    const tableName = `${this.prefix}${name}`;
+    return cachedUntilFailure(this.lean, tableName, async () => {
+      const client = await this.table(name);
+      const auth = this.leanHotPath ? leanAuthFor(this.connection, azureCredential) : undefined;
+      if (!auth) return client;
+      return new LeanTable(`${client.url.replace(/\/+$/, '')}/${tableName}`, auth);
+    });
+  }
 
   /** The client for table `<prefix><name>`, creating the table on first use. */
   table(name: string): Promise<TableClient> {

@@ -64,15 +64,26 @@ export class LeanTable {
   private readonly isHttps: boolean;
   private readonly signatures = new Map<string, { date: string; value: string }>();
   private token: { value: string; renewAt: number } | undefined;
+  /** The tenant a 401 challenge named, for later token requests. */
+  private challengeTenant: string | undefined;
   private tokenRequest: Promise<string> | undefined;
 
-  /** `tableUrl`: the table's URL as the SDK's TableClient has it (`client.url` + `/` + name). */
+  private readonly agent: HttpAgent;
+
+  /**
+   * `tableUrl`: the table's URL as the SDK's TableClient has it (`client.url` + `/` + name).
+   * `agent`: a keep-alive agent of one's own (tests: one that trusts a local certificate).
+   */
   constructor(
     tableUrl: string,
     private readonly auth: LeanAuth,
+    agent?: HttpAgent,
   ) {
     this.tableUrl = new URL(tableUrl);
     this.isHttps = this.tableUrl.protocol === 'https:';
+    // As the SDK's bearer-token policy: a token never travels in clear text.
+    if (auth.kind === 'bearer' && !this.isHttps) throw new Error('Bearer token authentication is not permitted for non-TLS protected (non-https) URLs.');
+    this.agent = agent ?? (this.isHttps ? httpsAgent : httpAgent);
     this.tablePath = this.tableUrl.pathname;
     this.subRequestUrl = `${this.tableUrl.origin}${this.tablePath}`;
     const base = this.tablePath.slice(0, this.tablePath.lastIndexOf('/') + 1);
@@ -113,7 +124,7 @@ export class LeanTable {
   async getEntity<T extends object>(partitionKey: string, rowKey: string, options: { queryOptions: { select: string[] } }): Promise<T & { etag: string }> {
     leanTableCounts.read++;
     const path = `${this.tablePath}(PartitionKey='${odataKey(partitionKey)}',RowKey='${odataKey(rowKey)}')`;
-    const answer = await this.send('GET', path, `$select=${encodeURIComponent(options.queryOptions.select.join(','))}`, readHeaders);
+    const answer = await this.send('GET', path, `$select=${queryValue(options.queryOptions.select.join(','))}`, readHeaders);
     if (answer.status !== 200) throw restError(answer);
     return deserialize(JSON.parse(answer.body) as Record<string, unknown>) as T & { etag: string };
   }
@@ -124,15 +135,30 @@ export class LeanTable {
    */
   async queryFirst(filter: string, select: string[]): Promise<(Record<string, unknown> & { etag: string }) | undefined> {
     leanTableCounts.query++;
-    const query = `$top=1&$select=${encodeURIComponent(select.join(','))}&$filter=${encodeURIComponent(filter)}`;
+    const query = `$top=1&$select=${queryValue(select.join(','))}&$filter=${queryValue(filter)}`;
     const answer = await this.send('GET', `${this.tablePath}()`, query, readHeaders);
     if (answer.status !== 200) throw restError(answer);
     const first = (JSON.parse(answer.body) as { value?: Array<Record<string, unknown>> }).value?.[0];
     return first ? (deserialize(first) as Record<string, unknown> & { etag: string }) : undefined;
   }
 
-  /** Sends with the SDK's retry rules; resolves with any answer that is not retried. */
+  /**
+   * Sends with the SDK's retry rules; resolves with any answer that is not retried. A 401
+   * with a Bearer challenge gets one more attempt with a new token for the tenant the
+   * challenge names, as the SDK's challenge handling for Table Storage does.
+   */
   private async send(method: string, path: string, query: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+    const answer = await this.sendWithRetries(method, path, query, headers, body);
+    if (answer.status !== 401 || this.auth.kind !== 'bearer') return answer;
+    const challenge = headerValue(answer.headers['www-authenticate']) ?? '';
+    const tenant = /authorization_uri="?https:\/\/[^/]+\/([^/"\s]+)/i.exec(challenge)?.[1];
+    if (!/^Bearer\b/i.test(challenge)) return answer;
+    this.token = undefined;
+    this.challengeTenant = tenant;
+    return this.sendWithRetries(method, path, query, headers, body);
+  }
+
+  private async sendWithRetries(method: string, path: string, query: string, headers: Record<string, string>, body?: string): Promise<Answer> {
     for (let retry = 0; ; retry++) {
       let answer: Answer | undefined;
       let failure: unknown;
@@ -176,7 +202,7 @@ export class LeanTable {
           method,
           path: search === '' ? path : `${path}?${search}`,
           headers: outgoing,
-          agent: this.isHttps ? httpsAgent : httpAgent,
+          agent: this.agent,
         },
         (response) => {
           const chunks: Buffer[] = [];
@@ -231,7 +257,7 @@ export class LeanTable {
       try {
         const credential = this.auth.credential;
         if (!credential) throw new Error('no credential for Table Storage');
-        const token = await credential.getToken(tableTokenScope);
+        const token = await credential.getToken(tableTokenScope, this.challengeTenant === undefined ? {} : { tenantId: this.challengeTenant });
         if (!token) throw new RestError('the credential returned no token for Table Storage', { statusCode: 401 });
         this.token = { value: token.token, renewAt: token.expiresOnTimestamp - tokenRefreshMarginMs };
         return token.token;
@@ -302,6 +328,11 @@ function deserialize(raw: Record<string, unknown>): Record<string, unknown> {
     else out[key] = value;
   }
   return out;
+}
+
+/** A query value encoded as the SDK encodes it (quotes too: `'` is %27). */
+function queryValue(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 function odataKey(key: string): string {

@@ -95,12 +95,25 @@ const clientOptions: TableServiceClientOptions = {
   additionalPolicies: [{ position: 'perRetry', policy: attemptTimeout }],
 };
 
+/**
+ * Pipeline policies the service's Table calls never use: no tracer or SDK log level is
+ * configured, no request carries form data or multipart parts (transactions build their own
+ * body), answers are small JSON that is not worth compressing, and the Table service does
+ * not redirect. Removing them saves a few per cent of a call's CPU (docs/decisions/0014);
+ * the user agent, client request id and proxy policies stay for diagnostics and networks
+ * that need a proxy.
+ */
+export const unneededPolicies = ['tracingPolicy', 'logPolicy', 'formDataPolicy', 'multipartPolicy', 'decompressResponsePolicy', 'redirectPolicy'];
+
 export function createTableClient(connection: string, tableName: string): TableClient {
-  if (/^https?:\/\//i.test(connection)) {
-    return new TableClient(connection, tableName, azureCredential(), clientOptions);
-  }
-  const insecure = /DefaultEndpointsProtocol=http;|TableEndpoint=http:\/\/|UseDevelopmentStorage=true/i.test(connection);
-  return TableClient.fromConnectionString(connection, tableName, { ...clientOptions, allowInsecureConnection: insecure });
+  const client = /^https?:\/\//i.test(connection)
+    ? new TableClient(connection, tableName, azureCredential(), clientOptions)
+    : TableClient.fromConnectionString(connection, tableName, {
+        ...clientOptions,
+        allowInsecureConnection: /DefaultEndpointsProtocol=http;|TableEndpoint=http:\/\/|UseDevelopmentStorage=true/i.test(connection),
+      });
+  for (const name of unneededPolicies) client.pipeline.removePolicy({ name });
+  return client;
 }
 
 /** The Table service's error code (`EntityAlreadyExists`, `UpdateConditionNotSatisfied`, …). */

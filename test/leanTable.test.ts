@@ -6,7 +6,7 @@ import { RestError, TableClient, type TransactionAction } from '@azure/data-tabl
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import { azuriteConnectionString, devAccountKey, devAccountName } from '../host/azurite.js';
 import { LeanTable, leanAuthFor, tableTokenScope, type LeanAuth } from '../shared/storage/leanTable.js';
-import { failedOperation, storageErrorCode } from '../shared/storage/tableService.js';
+import { failedOperation, storageCall, storageErrorCode } from '../shared/storage/tableService.js';
 import { selfSignedCertificate } from './support/keyVaultStandIn.js';
 import { uniqueTablePrefix } from './support/services.js';
 
@@ -209,6 +209,23 @@ describe('the lean Table client against @azure/data-tables (test Azurite)', () =
     } finally {
       await closeServer(busy);
     }
+  });
+});
+
+describe('the lean Table client when the store cannot be reached', () => {
+  it('fails as the SDK does, with a RestError without statusCode carrying the system error code, which storageCall turns into 503', async () => {
+    const closed = createHttpServer();
+    await new Promise<void>((ready) => closed.listen(0, '127.0.0.1', ready));
+    const port = (closed.address() as AddressInfo).port;
+    await closeServer(closed);
+    const connection = azuriteConnectionString('127.0.0.1', port);
+    const lean = new LeanTable(`http://127.0.0.1:${port}/${devAccountName}/gone`, leanAuthFor(connection, () => undefined as never) as LeanAuth);
+    const sdk = TableClient.fromConnectionString(connection, 'gone', { allowInsecureConnection: true, retryOptions: { maxRetries: 3, retryDelayInMs: 1, maxRetryDelayInMs: 1 } });
+    const leanError = await lean.queryFirst("PartitionKey eq 'p'", ['RowKey']).catch((error: unknown) => error);
+    const sdkError = await sdk.listEntities().byPage({ maxPageSize: 1 }).next().catch((error: unknown) => error);
+    expect(failure(leanError)).toEqual(failure(sdkError));
+    expect(leanError).toMatchObject({ statusCode: undefined, code: 'ECONNREFUSED' });
+    await expect(storageCall('Table Storage', () => lean.createEntity({ partitionKey: 'p', rowKey: 'r' }))).rejects.toMatchObject({ code: 'unavailable', status: 503 });
   });
 });
 

@@ -216,7 +216,13 @@ export class LeanTable {
       );
       function fail(error: unknown): void {
         clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
+        if (error instanceof Error && error.name === 'AbortError') {
+          reject(error);
+          return;
+        }
+        // As the SDK's HTTP client: a RestError without statusCode, carrying the system error's code.
+        const code = (error as { code?: unknown } | undefined)?.code;
+        reject(new RestError(error instanceof Error ? error.message : String(error), { code: typeof code === 'string' ? code : 'REQUEST_SEND_ERROR' }));
       }
       // From sending to the last byte of the answer, as the SDK clients' attempt timeout.
       const timer = setTimeout(() => {

@@ -2,7 +2,7 @@
  * `node dist/bench/tableClientCost.js`: what one hot-path Table call costs the caller's
  * thread through each client: the SDK as the service configures it, the SDK with the
  * policies the service does not need removed, and the lean node:http client
- * (docs/decisions/0014). Calls go one at a time to the bench's Azurite in a worker thread,
+ * (docs/decisions/0017). Calls go one at a time to the bench's Azurite in a worker thread,
  * so the main thread's CPU (/proc schedstat) is the client's alone; the clients take turns
  * in rounds so that anything else on the machine falls on all of them alike.
  */

@@ -11,7 +11,7 @@ import { selfSignedCertificate } from './support/keyVaultStandIn.js';
 import { uniqueTablePrefix } from './support/services.js';
 
 /**
- * The lean client (docs/decisions/0014) against the SDK it stands in for: the same calls
+ * The lean client (docs/decisions/0017) against the SDK it stands in for: the same calls
  * through both, recorded on the wire in front of the test Azurite, must be the same
  * requests - method, path and query, body byte for byte (batch boundaries aside, which are
  * random in both), the headers the service reads - and must fail the same way.

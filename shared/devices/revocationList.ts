@@ -82,7 +82,7 @@ export class TableRevocationList implements RevocationList {
   /**
    * `tables` opens a table by name: the service's TableService, or the purge's metered
    * clients. Where it offers `hotTable` (the TableService), the per-request marker query
-   * goes through the lean client (docs/decisions/0014).
+   * goes through the lean client (docs/decisions/0017).
    */
   constructor(private readonly tables: { table(name: string): Promise<TableClient>; hotTable?(name: string): Promise<LeanTable | TableClient> }) {}
 

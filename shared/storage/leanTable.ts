@@ -10,7 +10,7 @@ import type { TokenCredential } from '@azure/identity';
  * node:http without the Azure SDK's pipeline. The SDK spends about 130 µs of CPU per call
  * (tracing spans, an AbortController, serializer passes, a dozen async policies, and two new
  * clients with full pipelines per transaction) where this spends about a third of that
- * (docs/decisions/0014). Everything else stays on @azure/data-tables.
+ * (docs/decisions/0017). Everything else stays on @azure/data-tables.
  *
  * It keeps what the SDK does that the service relies on, and is tested against the SDK
  * byte for byte (test/leanTable.test.ts): the same request lines, bodies and headers;

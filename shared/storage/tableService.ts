@@ -16,7 +16,7 @@ export class TableService {
   constructor(
     private readonly connection: string,
     private readonly prefix: string,
-    /** Whether hotTable may hand out the lean client (docs/decisions/0014); off, the SDK's client. */
+    /** Whether hotTable may hand out the lean client (docs/decisions/0017); off, the SDK's client. */
     private readonly leanHotPath = true,
   ) {}
 
@@ -99,7 +99,7 @@ const clientOptions: TableServiceClientOptions = {
  * Pipeline policies the service's Table calls never use: no tracer or SDK log level is
  * configured, no request carries form data or multipart parts (transactions build their own
  * body), answers are small JSON that is not worth compressing, and the Table service does
- * not redirect. Removing them saves a few per cent of a call's CPU (docs/decisions/0014);
+ * not redirect. Removing them saves a few per cent of a call's CPU (docs/decisions/0017);
  * the user agent, client request id and proxy policies stay for diagnostics and networks
  * that need a proxy.
  */

@@ -155,7 +155,8 @@ export async function authenticateBench(options: AuthenticateOptions, random: Se
         // Every timed run starts with an empty replay partition (see bench/replayRows.ts).
         await dropReplayRows(replay);
         const warm = await authenticateRun(host, devices, concurrency, 300 + 40 * concurrency, warmup, order, jtis);
-        const wanted = Math.ceil(warm.rps * options.durationSeconds * 1.3) + 8 * concurrency;
+        // Twice what the warm-up rate asks for: the rate still rises after a short warm-up at low concurrency.
+        const wanted = Math.ceil(warm.rps * options.durationSeconds * 2) + 8 * concurrency + 100;
         const requests = authenticateRequests(host.origin, devices, Math.min(wanted, maxPresigned), order, jtis);
         await dropReplayRows(replay);
         const callsBefore = storage === 'worker' ? await storageCalls(host) : undefined;

@@ -38,7 +38,7 @@ const webAlgorithms = {
  */
 export async function seededDevice(random: SeededRandom, label: string, keyType: BenchKeyType = 'rsa', key?: JsonWebKey): Promise<BenchDevice> {
   // `key`: another device's private key, for a new certificate (and so a new device) on a known key.
-  const privateJwk = key ?? (keyType === 'rsa' ? (seededRsaKey(random).export({ format: 'jwk' }) as JsonWebKey) : seededEcJwk(random));
+  const privateJwk = key ?? (keyType === 'rsa' ? seededRsaKey(random).export({ format: 'jwk' }) : seededEcJwk(random));
   const publicJwk = keyType === 'rsa' ? { kty: 'RSA', n: privateJwk.n, e: privateJwk.e } : { kty: 'EC', crv: 'P-256', x: privateJwk.x, y: privateJwk.y };
   const algorithm = webAlgorithms[keyType];
   const keys = {

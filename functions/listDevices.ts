@@ -2,7 +2,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { z } from 'zod';
 import { validate } from '../shared/http/body.js';
 import { pageParams } from '../shared/http/params.js';
-import { handleAdmin } from '../shared/http/adminHandle.js';
+import { handleAdmin } from '../shared/runtime/adminHandle.js';
 import { json } from '../shared/http/responses.js';
 
 const listQuery = z.object({

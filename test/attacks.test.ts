@@ -574,7 +574,11 @@ describe('attack review (issue 14): local host', () => {
     expect(wrong.status).toBe(401);
     expect(await wrong.json()).toMatchObject({ code: 'invalid_token' });
     expect(guarded.logs.filter((line) => /purgeExpired/.test(line))).toEqual([]);
-    const allowed = await fetch(`${guarded.url}/admin/functions/purgeExpired`, { method: 'POST', headers: bearer(testAdminKey) });
+    const allowed = await fetch(`${guarded.url}/admin/functions/purgeExpired`, {
+      method: 'POST',
+      headers: { ...bearer(testAdminKey), 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(allowed.status).toBe(202);
   });
 

@@ -1,16 +1,26 @@
-import { createHash, createPublicKey, verify, X509Certificate, type JsonWebKey } from 'node:crypto';
+import { createPublicKey, verify, X509Certificate, type JsonWebKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { compactVerify, importJWK, jwtVerify } from 'jose';
+import { loadavg } from 'node:os';
+import { importJWK, jwtVerify } from 'jose';
 import { azuriteConnectionString } from '../host/azurite.js';
-import { TableRevocationList } from '../shared/devices/revocationList.js';
-import { TableReplayCache } from '../shared/proof/replayCache.js';
-import { expiryBucket } from '../shared/storage/expiryBucket.js';
-import { TableService } from '../shared/storage/tableService.js';
+import { validate } from '../shared/http/body.js';
+import { proofRequest } from '../shared/proof/proofRequest.js';
+import { LeanTable, leanAuthFor, type LeanAuth } from '../shared/storage/leanTable.js';
+import { createTableClient } from '../shared/storage/tableService.js';
 import type { BenchAzurite } from './azuriteWorker.js';
-import { authenticateRequests, checkProofSigner, enrolDevices, JtiSource, seededDevices, type BenchDevice, type BenchKeyType, keyTypeNames } from './devices.js';
-import { describeErrors, ms, percent, table, whole, type PartReport } from './format.js';
-import { LatencyHistogram } from './histogram.js';
+import {
+  authenticateRequests,
+  checkProofSigner,
+  enrolDevices,
+  JtiSource,
+  seededDevice,
+  seededDevices,
+  type BenchDevice,
+  type BenchKeyType,
+  keyTypeNames,
+} from './devices.js';
+import { describeErrors, ms, table, whole, type PartReport } from './format.js';
 import { callHost, processCpuSeconds, startHost, type HostProcess } from './hostProcess.js';
 import { runLoad, type LoadRequest, type LoadResult } from './loadGenerator.js';
 import type { SeededRandom } from './random.js';
@@ -23,39 +33,89 @@ export interface AuthenticateOptions {
   devices: number;
   deviceKey: BenchKeyType;
   /**
-   * `embedded`: the host's own Azurite, as `npm start` runs (Azurite then shares the host's
-   * event loop); `worker`: the bench's in-memory Azurite in a worker thread, reached over
-   * loopback HTTP like a remote store. One host per mode.
+   * `worker`: the bench's in-memory Azurite in a worker thread, reached over loopback HTTP
+   * like a remote store (the default: the host's CPU is then the host's alone, and a floor
+   * can be computed); `embedded`: the host's own Azurite, as `npm start` runs, whose work
+   * lands in the host's CPU (no floor). One host per mode.
    */
   storage: Array<'embedded' | 'worker'>;
   azurite: BenchAzurite | undefined;
   tablePrefix: string;
-  /** Folder for CPU profiles of the host during each timed authenticate run, if wanted. */
+  /** Folder for CPU profiles of the host: each taken in a run of its own after the measured one. */
   cpuProfileDir: string | undefined;
 }
 
 /** Requests signed ahead of one timed run: what the warm-up rate says it needs, with room. */
 const maxPresigned = 60_000;
+/**
+ * Seconds of load before the first timed run of a host, and the least before every other:
+ * long enough that V8 has compiled the request path before anything is timed. The JIT
+ * column checks it: CPU per request in the second half of a timed run against the first.
+ */
+const firstWarmupSeconds = 10;
+const minWarmupSeconds = 4;
+/** Fresh devices per cache-miss row, and for warming the miss path up. */
+const missDevices = 200;
+const missWarmupDevices = 100;
+/** A timed run whose halves differ by more than this in CPU per request still had JIT (or noise) in it. */
+const jitTolerance = 0.1;
+/** The requirement of this part: host CPU per authenticate against the floor and the no-op. */
+const floorLimit = 1.6;
+const noopLimit = 3;
 
 interface Measured extends LoadResult {
   /** CPU seconds the host process used during the run (all its threads). */
   hostCpuSeconds: number | undefined;
+  /** Host CPU per request in the second half of the run over the first half's. */
+  halves: number | undefined;
+}
+
+interface StorageCounts {
+  insert: number;
+  batch: number;
+  query: number;
+  read: number;
+  entitiesInBatches: number;
+}
+
+/** What the floor is made of, each measured in this run (µs of CPU). */
+interface FloorParts {
+  verifyUs: number;
+  parseUs: number;
+  insertUs: number;
+  /** A transaction's cost as fixed + per entity. */
+  batchFixedUs: number;
+  batchPerEntityUs: number;
+  queryUs: number;
 }
 
 /**
  * Part (a): /api/authenticate against the local host in a child process, at each concurrency,
- * beside a no-op function behind the same host, and the signature-verification ceiling.
+ * beside a no-op function behind the same host that reads its body alike, and a floor made
+ * of measured parts: what the request cannot cost less than.
  */
 export async function authenticateBench(options: AuthenticateOptions, random: SeededRandom): Promise<PartReport> {
   const jtis = new JtiSource(random.fork('jti'));
   const devices = await seededDevices(random.fork('devices'), 'auth', options.devices, options.deviceKey);
   await checkProofSigner(devices[0] as BenchDevice);
   const order = random.fork('order');
+  const missRandom = random.fork('miss');
   const rows: string[][] = [];
   const notes: string[] = [];
   const targets: string[] = [];
   let ok = true;
-  let ceiling: Ceilings | undefined;
+  let floorParts: FloorParts | undefined;
+  let ceiling: { proofVerify: number; missPath: number } | undefined;
+  let missSerial = 0;
+  const missBatch = async (count: number): Promise<BenchDevice[]> => {
+    const made: BenchDevice[] = [];
+    for (let i = 0; i < count; i++) {
+      const base = devices[i % devices.length] as BenchDevice;
+      const key = base.identity.privateKey.export({ format: 'jwk' });
+      made.push(await seededDevice(missRandom, `miss-${missSerial++}`, options.deviceKey, key));
+    }
+    return made;
+  };
 
   for (const storage of options.storage) {
     if (storage === 'worker' && !options.azurite) throw new Error('the worker mode needs the bench Azurite');
@@ -69,106 +129,163 @@ export async function authenticateBench(options: AuthenticateOptions, random: Se
       const connection = storage === 'worker' && options.azurite ? options.azurite.connectionString : embeddedAzurite(host);
       const replay = replayTable(connection, options.tablePrefix);
       await enrolDevices(host.origin, host.adminKey, devices, jtis);
-      // While the host is idle: the ceiling is measured in this process, not the host's.
-      ceiling ??= await verificationCeilings(host, devices, order, jtis, Math.max(2, options.durationSeconds / 2));
+      // While the host is idle, in this process: the parts of the floor and the verification ceiling.
+      if (storage === 'worker') floorParts ??= await measureFloorParts(connection, `${options.tablePrefix}fl`, devices, order, jtis, host.origin);
+      ceiling ??= await verificationCeiling(host, devices, order, jtis, Math.max(2, options.durationSeconds / 2));
 
       // The no-op gets the same headers and body as authenticate, so the host's share is equal.
       const noopBodies = authenticateRequests(host.origin, devices, 64, order, jtis).map((request) => ({ ...request, path: '/api/bench/noop' }));
       let cursor = 0;
       const noopNext = () => noopBodies[cursor++ % noopBodies.length];
 
+      // JIT out of the timed window: a long first warm-up of both paths, hit and miss.
+      await runLoad({ origin: host.origin, concurrency: 16, next: noopNext, durationMs: firstWarmupSeconds * 500, expectStatus: 200 });
+      await dropReplayRows(replay);
+      await authenticateRun(host, devices, 16, 400 * firstWarmupSeconds, firstWarmupSeconds, order, jtis);
+      const warmMiss = await missBatch(missWarmupDevices);
+      await enrolDevices(host.origin, host.adminKey, warmMiss, jtis);
+      await runRequests(host, authenticateRequests(host.origin, warmMiss, warmMiss.length, order, jtis), 16, firstWarmupSeconds);
+
       for (const concurrency of options.concurrency) {
-        await runLoad({ origin: host.origin, concurrency, next: noopNext, durationMs: options.warmupSeconds * 1000, expectStatus: 200 });
-        const noop = await measured(host, () =>
-          runLoad({ origin: host.origin, concurrency, next: noopNext, durationMs: options.durationSeconds * 1000, expectStatus: 200 }),
-        );
+        const warmup = Math.max(minWarmupSeconds, options.warmupSeconds);
+        await runLoad({ origin: host.origin, concurrency, next: noopNext, durationMs: warmup * 1000, expectStatus: 200 });
+        const noopLoad = loadAt(host.origin, concurrency, noopNext, options.durationSeconds);
+        const noop = await measured(host, noopLoad, options.durationSeconds);
 
         // Every timed run starts with an empty replay partition (see bench/replayRows.ts).
         await dropReplayRows(replay);
-        const warmup = await authenticateRun(host, devices, concurrency, 300 + 40 * concurrency, options.warmupSeconds, order, jtis);
-        const wanted = Math.ceil(warmup.rps * options.durationSeconds * 1.3) + 8 * concurrency;
+        const warm = await authenticateRun(host, devices, concurrency, 300 + 40 * concurrency, warmup, order, jtis);
+        // Twice what the warm-up rate asks for: the rate still rises after a short warm-up at low concurrency.
+        const wanted = Math.ceil(warm.rps * options.durationSeconds * 2) + 8 * concurrency + 100;
         const requests = authenticateRequests(host.origin, devices, Math.min(wanted, maxPresigned), order, jtis);
         await dropReplayRows(replay);
-        const profile = options.cpuProfileDir ? `${options.cpuProfileDir}/authenticate-${storage}-c${concurrency}.cpuprofile` : undefined;
-        const auth = await measured(host, () => runRequests(host, requests, concurrency, options.durationSeconds), profile);
-        if (profile) notes.push(`host CPU profile of the timed run (${storage}, concurrency ${concurrency}): ${profile}`);
+        const callsBefore = storage === 'worker' ? await storageCalls(host) : undefined;
+        const auth = await measured(host, requestsLoad(host.origin, requests, concurrency, options.durationSeconds), options.durationSeconds);
+        const callsAfter = storage === 'worker' ? await storageCalls(host) : undefined;
+        const load = loadavg()[0] ?? 0;
 
-        const errors = auth.errors + noop.errors + warmup.errors;
+        if (options.cpuProfileDir) {
+          // Outside the measured window: a run of its own, profiled, whose figures are not reported.
+          const profile = `${options.cpuProfileDir}/authenticate-${storage}-c${concurrency}.cpuprofile`;
+          const extra = authenticateRequests(host.origin, devices, Math.min(Math.ceil(wanted / 2), maxPresigned), order, jtis);
+          await callHost(host.origin, 'POST', 'bench/profile/start', { expect: 204 });
+          await runRequests(host, extra, concurrency, options.durationSeconds / 2);
+          const cpuProfile = await callHost<unknown>(host.origin, 'POST', 'bench/profile/stop');
+          await mkdir(options.cpuProfileDir, { recursive: true });
+          await writeFile(profile, JSON.stringify(cpuProfile));
+          notes.push(`host CPU profile (${storage}, concurrency ${concurrency}), a run of its own after the measured one: ${profile}`);
+        }
+
+        // A fresh device per request: the token and the certificate are verified afresh.
+        const fresh = await missBatch(Math.max(concurrency * 4, missDevices));
+        await enrolDevices(host.origin, host.adminKey, fresh, jtis);
+        await dropReplayRows(replay);
+        const miss = await measured(host, requestsLoad(host.origin, authenticateRequests(host.origin, fresh, fresh.length, order, jtis), concurrency, options.durationSeconds * 4), options.durationSeconds);
+
+        const errors = auth.errors + noop.errors + warm.errors + miss.errors;
         if (errors > 0) {
           ok = false;
           notes.push(
             `${storage}, concurrency ${concurrency}: unexpected answers: ` +
-              `${describeErrors(new Map([...auth.unexpected, ...noop.unexpected, ...warmup.unexpected]))}; ${auth.samples.concat(noop.samples).join(' | ')}`,
+              `${describeErrors(new Map([...auth.unexpected, ...noop.unexpected, ...warm.unexpected, ...miss.unexpected]))}; ${auth.samples.concat(noop.samples, miss.samples).join(' | ')}`,
           );
         }
         if (auth.elapsedMs < options.durationSeconds * 900) {
           notes.push(`${storage}, concurrency ${concurrency}: the pre-signed proofs ran out after ${(auth.elapsedMs / 1000).toFixed(1)} s (${auth.completed} requests)`);
         }
-        rows.push([
-          String(concurrency),
-          storage,
-          whole(auth.rps),
-          ms(auth.latency.percentileMs(0.5)),
-          ms(auth.latency.percentileMs(0.99)),
-          whole(noop.rps),
-          ms(noop.latency.percentileMs(0.5)),
-          ms(noop.latency.percentileMs(0.99)),
-          percent(auth.rps / noop.rps),
-          cpuPerRequest(auth),
-          cpuPerRequest(noop),
-          cpuShare(auth),
-          percent(auth.rps / ceiling.raw),
-          String(errors),
-        ]);
-        if (storage === 'worker' && (concurrency === 16 || concurrency === 64)) {
-          // The host is idle now: the store's own ceiling for authenticate's storage work.
-          const store = await storageCeiling(connection, `${options.tablePrefix}sc${concurrency}`, concurrency, options.durationSeconds, jtis, true);
-          const unshared = await storageCeiling(connection, `${options.tablePrefix}su${concurrency}`, concurrency, options.durationSeconds, jtis, false);
+        const noopUs = cpuMicros(noop);
+        const floor = floorParts && callsBefore && callsAfter && noopUs !== undefined ? floorOf(floorParts, noopUs, callsBefore, callsAfter, auth.completed) : undefined;
+        for (const [label, run] of [
+          ['hit', auth],
+          ['miss', miss],
+        ] as const) {
+          const authUs = cpuMicros(run);
+          rows.push([
+            String(concurrency),
+            storage,
+            label,
+            whole(run.rps),
+            ms(run.latency.percentileMs(0.5)),
+            ms(run.latency.percentileMs(0.99)),
+            whole(noop.rps),
+            micros(authUs),
+            micros(noopUs),
+            label === 'hit' && floor ? whole(floor.total) : '–',
+            label === 'hit' && floor && authUs !== undefined ? ratio(authUs / floor.total) : '–',
+            authUs !== undefined && noopUs !== undefined ? ratio(authUs / noopUs) : '–',
+            run.halves === undefined ? '–' : `${ratio(run.halves)}${Math.abs(run.halves - 1) > jitTolerance ? ' !' : ''}`,
+            load.toFixed(1),
+            String(run === auth ? errors : miss.errors),
+          ]);
+        }
+        if (floor) {
           notes.push(
-            `storage ceiling (worker) at concurrency ${concurrency}, this process, no host, no HTTP: authenticate's storage work alone (a replay-cache claim and a ` +
-              `revocation check per "request", shared as the service shares them) ${whole(store.rps)}/s, p50 ${ms(store.latency.percentileMs(0.5))} ms, ` +
-              `p99 ${ms(store.latency.percentileMs(0.99))} ms = ${percent(store.rps / noop.rps)} of the no-op's rate; authenticate reached ${percent(auth.rps / store.rps)} of it. ` +
-              `Unshared (one createEntity and one point read per "request", at once): ${whole(unshared.rps)}/s, p50 ${ms(unshared.latency.percentileMs(0.5))} ms, ` +
-              `p99 ${ms(unshared.latency.percentileMs(0.99))} ms`,
+            `floor at concurrency ${concurrency} (${storage}), µs of host CPU: no-op ${whole(noopUs ?? 0)} + one proof verify ${whole(floorParts?.verifyUs ?? 0)} + body parse ${whole(floorParts?.parseUs ?? 0)} ` +
+              `+ replay write share ${whole(floor.replayUs)} (${floor.describeReplay}) + marker read share ${whole(floor.markerUs)} (${floor.describeMarker}) = ${whole(floor.total)}`,
           );
         }
-        if (concurrency === 64) {
-          const ratio = auth.rps / noop.rps;
-          targets.push(`target (${storage}): authenticate at concurrency 64 >= 50% of the no-op: ${percent(ratio)} -> ${ratio >= 0.5 ? 'MET' : 'NOT MET'}`);
+        const authUs = cpuMicros(auth);
+        if ((concurrency === 16 || concurrency === 64) && authUs !== undefined && noopUs !== undefined) {
+          if (floor) {
+            const f = authUs / floor.total;
+            targets.push(`requirement (${storage}, concurrency ${concurrency}): host CPU per authenticate <= ${floorLimit}x the floor: ${ratio(f)} -> ${f <= floorLimit ? 'MET' : 'NOT MET'}`);
+          }
+          const n = authUs / noopUs;
+          targets.push(`requirement (${storage}, concurrency ${concurrency}): host CPU per authenticate <= ${noopLimit}x the no-op's: ${ratio(n)} -> ${n <= noopLimit ? 'MET' : 'NOT MET'}`);
         }
-        if (concurrency === 16) {
-          const p99 = auth.latency.percentileMs(0.99);
-          targets.push(`target (${storage}): authenticate p99 at concurrency 16 < 20 ms: ${ms(p99)} ms -> ${p99 < 20 ? 'MET' : 'NOT MET'}`);
+        for (const [label, run] of [
+          ['no-op', noop],
+          ['authenticate', auth],
+          ['authenticate (miss)', miss],
+        ] as const) {
+          if (run.halves !== undefined && Math.abs(run.halves - 1) > jitTolerance) {
+            notes.push(
+              `${storage}, concurrency ${concurrency}, ${label}: CPU per request in the second half of the run was ${ratio(run.halves)} of the first half's: ` +
+                `JIT or other load inside the timed window (marked !)`,
+            );
+          }
         }
       }
     } finally {
       await host.stop();
     }
   }
-  if (ceiling) {
+  if (floorParts) {
     notes.push(
-      `verification ceiling, this process, no HTTP, no storage, per request one device token (RS256) + one proof (${keyTypeNames[options.deviceKey]}): ` +
-        `node:crypto verify ${whole(ceiling.raw)}/s; adding the proof certificate's X.509 parse and self-signature check ${whole(ceiling.withCertificate)}/s; ` +
-        `the service's path before its caches (jose jwtVerify, X.509, jose compactVerify with the certificate's new key) ${whole(ceiling.jose)}/s`,
+      `floor parts, measured in this process before the runs (µs of this thread's CPU; storage calls ${floorParallel} in flight): proof verify (${keyTypeNames[options.deviceKey]}) ${whole(floorParts.verifyUs)}; ` +
+        `body parse (UTF-8, JSON, zod) ${whole(floorParts.parseUs)}; lean client: replay insert ${whole(floorParts.insertUs)}, transaction ${whole(floorParts.batchFixedUs)} + ${whole(floorParts.batchPerEntityUs)} per entity, ` +
+        `marker query ${whole(floorParts.queryUs)}`,
     );
   }
+  if (ceiling) {
+    notes.push(
+      `verification ceiling, this process, no HTTP, no storage: one proof verify per request (the device token and certificate remembered, as the service does) ` +
+        `${whole(ceiling.proofVerify)}/s; a cache miss (jose jwtVerify of the token, X.509 parse and self-signature, the proof's verify) ${whole(ceiling.missPath)}/s`,
+    );
+  }
+  notes.push(
+    'columns: host CPU = the host process\'s user+system time (all threads, /proc) over the requests answered; floor = no-op CPU at this concurrency + one proof ' +
+      'verify + body parse + the replay write and marker read shares (lean client CPU per call with 16 calls in flight x calls per request in this run); JIT = CPU per request in the second half ' +
+      "of the timed run / the first half's (1.00 = steady); load = /proc/loadavg's 1-minute figure after the run",
+  );
   return {
     title: `(a) POST /api/authenticate vs a no-op function on the same local host (child process), ${options.devices} devices with ${keyTypeNames[options.deviceKey]} keys, a fresh proof per request`,
     table: table(
       [
         'concurrency',
         'storage',
+        'caches',
         'auth req/s',
         'auth p50 ms',
         'auth p99 ms',
         'no-op req/s',
-        'no-op p50 ms',
-        'no-op p99 ms',
+        'host CPU µs / auth',
+        'host CPU µs / no-op',
+        'floor µs',
+        'auth / floor',
         'auth / no-op',
-        'host CPU ms / auth',
-        'host CPU ms / no-op',
-        'host CPU (auth run)',
-        'auth / verify ceiling',
+        'JIT (2nd / 1st half)',
+        'load',
         'errors',
       ],
       rows,
@@ -178,55 +295,113 @@ export async function authenticateBench(options: AuthenticateOptions, random: Se
   };
 }
 
+function floorOf(
+  parts: FloorParts,
+  noopUs: number,
+  before: StorageCounts,
+  after: StorageCounts,
+  requests: number,
+): { total: number; replayUs: number; markerUs: number; describeReplay: string; describeMarker: string } {
+  const n = Math.max(1, requests);
+  const inserts = after.insert - before.insert;
+  const batches = after.batch - before.batch;
+  const entities = after.entitiesInBatches - before.entitiesInBatches;
+  const queries = after.query - before.query;
+  const replayUs = (inserts * parts.insertUs + batches * parts.batchFixedUs + entities * parts.batchPerEntityUs) / n;
+  const markerUs = (queries * parts.queryUs) / n;
+  return {
+    total: noopUs + parts.verifyUs + parts.parseUs + replayUs + markerUs,
+    replayUs,
+    markerUs,
+    describeReplay: `${inserts} inserts and ${batches} transactions of ${batches > 0 ? (entities / batches).toFixed(1) : '0'} for ${requests} requests`,
+    describeMarker: `${queries} queries, one per ${queries > 0 ? (requests / queries).toFixed(1) : '–'} requests`,
+  };
+}
+
+/** The host's lean Table client counts (bench/functions/benchStorageCalls.ts). */
+function storageCalls(host: HostProcess): Promise<StorageCounts> {
+  return callHost<StorageCounts>(host.origin, 'POST', 'bench/storage-calls');
+}
+
+function threadCpuMicros(): number {
+  return Number(readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+}
+
 /**
- * What the store alone allows: `concurrency` callers each making authenticate's storage
- * calls (TableReplayCache.claim with a fresh jti, TableRevocationList.isRevoked, at once)
- * in a closed loop for `seconds`, from this process - no host, no HTTP, no signatures.
- * `shared`: with the service's own classes (group commit, shared marker reads); else one
- * createEntity and one point read per call, as the service did before. The rows are
- * dropped afterwards.
+ * CPU µs per call of `operation` on this thread, after `warm` untimed calls, with
+ * `parallel` callers at once: a busy host has many calls in flight, and the wake-ups of one
+ * call at a time would put an idle process's overhead into the floor.
  */
-async function storageCeiling(
+async function cpuPerCall(count: number, warm: number, operation: (i: number) => unknown, parallel = 1): Promise<number> {
+  const run = async (from: number, n: number) => {
+    let next = from;
+    const end = from + n;
+    await Promise.all(
+      Array.from({ length: parallel }, async () => {
+        while (next < end) await operation(next++);
+      }),
+    );
+  };
+  await run(0, warm);
+  const started = threadCpuMicros();
+  await run(warm, count);
+  return (threadCpuMicros() - started) / count;
+}
+
+/** Callers in flight when the floor's storage parts are measured: as many as the host has at concurrency 16. */
+const floorParallel = 16;
+
+/**
+ * The parts of the floor, on this thread while the host is idle: a proof's verify and a
+ * body's parse (the service's own code), and the lean client's CPU per replay insert,
+ * per transaction (two sizes, for a fixed and a per-entity share) and per marker query,
+ * one call at a time against the bench's Azurite in its worker thread.
+ */
+async function measureFloorParts(
   connection: string,
   tablePrefix: string,
-  concurrency: number,
-  seconds: number,
+  devices: BenchDevice[],
+  random: SeededRandom,
   jtis: JtiSource,
-  shared: boolean,
-): Promise<{ rps: number; latency: LatencyHistogram }> {
-  const tables = new TableService(connection, tablePrefix);
-  const replay = new TableReplayCache(tables);
-  const revocations = new TableRevocationList(tables);
-  const rows = await tables.table(TableReplayCache.tableName);
-  const markers = await tables.table(TableRevocationList.tableName);
-  await markers.upsertEntity({ partitionKey: 'epoch-0', rowKey: 'epoch' });
-  const expiry = () => Math.floor(Date.now() / 1000) + 300;
-  const once = shared
-    ? () => Promise.all([replay.claim(jtis.next(), expiry()), revocations.isRevoked('00000000-0000-8000-8000-000000000000')])
-    : () =>
-        Promise.all([
-          rows.createEntity({ partitionKey: expiryBucket(expiry()), rowKey: createHash('sha256').update(jtis.next()).digest('hex') }),
-          markers.getEntity('epoch-0', 'epoch'),
-        ]);
-  await once();
-  let done = 0;
-  const latency = new LatencyHistogram();
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      // Bounded by the deadline.
-      while (performance.now() < deadline) {
-        const sent = performance.now();
-        await once();
-        latency.record((performance.now() - sent) * 1000);
-        done++;
-      }
-    }),
-  );
-  const rps = done / ((performance.now() - started) / 1000);
-  await dropReplayRows(replayTable(connection, tablePrefix));
-  return { rps, latency };
+  origin: string,
+): Promise<FloorParts> {
+  const samples = authenticateRequests(origin, devices, 256, random, jtis).map((request) => {
+    const body = request.body as Buffer;
+    const proof = (JSON.parse(body.toString('utf8')) as { proof: string }).proof;
+    const token = (request.headers.authorization ?? '').slice('Bearer '.length);
+    const device = devices.find((candidate) => candidate.token === token) as BenchDevice;
+    const last = proof.lastIndexOf('.');
+    return {
+      body,
+      input: Buffer.from(proof.slice(0, last), 'ascii'),
+      signature: Buffer.from(proof.slice(last + 1), 'base64url'),
+      key: createPublicKey(device.identity.privateKey),
+    };
+  });
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  const pick = (i: number) => samples[i % samples.length] as (typeof samples)[number];
+  const verifyUs = await cpuPerCall(4000, 1000, (i) => {
+    const s = pick(i);
+    if (!verify('sha256', s.input, { key: s.key, dsaEncoding: 'ieee-p1363' }, s.signature)) throw new Error('a proof failed to verify');
+  });
+  const parseUs = await cpuPerCall(20_000, 5000, (i) => validate(proofRequest, JSON.parse(utf8.decode(pick(i).body))));
+
+  const name = `${tablePrefix}lean`;
+  const setup = createTableClient(connection, name);
+  await setup.createTable();
+  await setup.upsertEntity({ partitionKey: 'epoch-1', rowKey: 'epoch' });
+  const lean = new LeanTable(`${setup.url}/${name}`, leanAuthFor(connection, () => undefined as never) as LeanAuth);
+  let key = 0;
+  // Each call in a partition of its own, as the shards spread the replay claims.
+  const entity = (call: number) => ({ partitionKey: `p${call % floorParallel}`, rowKey: `k${key++}`, expiresAt: 1_765_000_000, writtenBy: '0123456789abcdef' });
+  const insertUs = await cpuPerCall(1600, 400, (i) => lean.createEntity(entity(i)), floorParallel);
+  const batchOf = (size: number) => (i: number) => lean.submitTransaction(Array.from({ length: size }, () => ['create', entity(i)] as ['create', ReturnType<typeof entity>]));
+  const small = await cpuPerCall(640, 160, batchOf(4), floorParallel);
+  const large = await cpuPerCall(320, 80, batchOf(32), floorParallel);
+  const queryUs = await cpuPerCall(1600, 400, () => lean.queryFirst("PartitionKey eq 'epoch-1' and RowKey eq 'epoch'", ['RowKey']), floorParallel);
+  await setup.deleteTable();
+  const batchPerEntityUs = Math.max(0, (large - small) / 28);
+  return { verifyUs, parseUs, insertUs, batchFixedUs: Math.max(0, small - 4 * batchPerEntityUs), batchPerEntityUs, queryUs };
 }
 
 /** The connection string of the Azurite a host started for itself, from its banner. */
@@ -236,27 +411,56 @@ function embeddedAzurite(host: HostProcess): string {
   return azuriteConnectionString('127.0.0.1', Number(port));
 }
 
-/** Runs `load`, noting the host's CPU time, and its CPU profile into `profileFile` if given. */
-async function measured(host: HostProcess, load: () => Promise<LoadResult>, profileFile?: string): Promise<Measured> {
-  if (profileFile) await callHost(host.origin, 'POST', 'bench/profile/start', { expect: 204 });
+type Load = (onSend: () => void) => Promise<LoadResult>;
+
+function loadAt(origin: string, concurrency: number, next: () => LoadRequest | undefined, seconds: number): Load {
+  return (onSend) =>
+    runLoad({
+      origin,
+      concurrency,
+      next: () => {
+        onSend();
+        return next();
+      },
+      durationMs: seconds * 1000,
+      expectStatus: 200,
+    });
+}
+
+function requestsLoad(origin: string, requests: LoadRequest[], concurrency: number, seconds: number): Load {
+  let cursor = 0;
+  return loadAt(origin, concurrency, () => requests[cursor++], seconds);
+}
+
+/**
+ * Runs `load`, noting the host's CPU time over the run and over each half of it (split at
+ * half the planned duration), so that a run still paying for JIT shows.
+ */
+async function measured(host: HostProcess, load: Load, seconds: number): Promise<Measured> {
+  let sent = 0;
+  let half: { cpu: number | undefined; sent: number } | undefined;
   const before = processCpuSeconds(host.child.pid);
-  const result = await load();
+  const timer = setTimeout(() => (half = { cpu: processCpuSeconds(host.child.pid), sent }), (seconds * 1000) / 2);
+  const result = await load(() => sent++);
+  clearTimeout(timer);
   const after = processCpuSeconds(host.child.pid);
-  if (profileFile) {
-    const profile = await callHost<unknown>(host.origin, 'POST', 'bench/profile/stop');
-    await mkdir(dirname(profileFile), { recursive: true });
-    await writeFile(profileFile, JSON.stringify(profile));
+  let halves: number | undefined;
+  if (half?.cpu !== undefined && before !== undefined && after !== undefined && half.sent > 0 && sent > half.sent) {
+    halves = (after - half.cpu) / (sent - half.sent) / ((half.cpu - before) / half.sent);
   }
-  return { ...result, hostCpuSeconds: before === undefined || after === undefined ? undefined : after - before };
+  return { ...result, hostCpuSeconds: before === undefined || after === undefined ? undefined : after - before, halves };
 }
 
-function cpuPerRequest(run: Measured): string {
-  return run.hostCpuSeconds === undefined ? '–' : ms((run.hostCpuSeconds * 1000) / run.completed);
+function cpuMicros(run: Measured): number | undefined {
+  return run.hostCpuSeconds === undefined ? undefined : (run.hostCpuSeconds * 1e6) / Math.max(1, run.completed);
 }
 
-/** The host's CPU use during the run, in cores: 100% is one core busy throughout. */
-function cpuShare(run: Measured): string {
-  return run.hostCpuSeconds === undefined ? '–' : percent(run.hostCpuSeconds / (run.elapsedMs / 1000));
+function micros(value: number | undefined): string {
+  return value === undefined ? '–' : whole(value);
+}
+
+function ratio(value: number): string {
+  return value.toFixed(2);
 }
 
 /** Pre-signs `count` requests (not timed), then runs them for at most `seconds`. */
@@ -283,30 +487,30 @@ function runRequests(host: HostProcess, requests: LoadRequest[], concurrency: nu
   });
 }
 
-interface Ceilings {
-  raw: number;
-  withCertificate: number;
-  jose: number;
-}
-
 /**
- * How many requests' signatures one process verifies per second: the device token (the
- * service's RS256 key, from its JWKS) and the proof (the device's key). Proofs are signed
- * ahead; each is verified once per pass over the set.
+ * Requests per second one process verifies: with the service's caches warm, one proof
+ * signature (node:crypto, the device's key) per request - the device token and the
+ * certificate are remembered; and on a miss, the token's jose verification, the
+ * certificate's parse and self-signature check, and the proof's signature.
  */
-async function verificationCeilings(host: HostProcess, devices: BenchDevice[], random: SeededRandom, jtis: JtiSource, seconds: number): Promise<Ceilings> {
+async function verificationCeiling(host: HostProcess, devices: BenchDevice[], random: SeededRandom, jtis: JtiSource, seconds: number): Promise<{ proofVerify: number; missPath: number }> {
   const { keys } = await callHost<{ keys: Array<JsonWebKey & { alg: string }> }>(host.origin, 'GET', '.well-known/jwks.json');
   const jwk = keys[0];
   if (!jwk) throw new Error('the host publishes no key');
-  const serviceKey = createPublicKey({ key: jwk, format: 'jwk' });
   const joseKey = await importJWK(jwk, jwk.alg);
 
   const samples = authenticateRequests(host.origin, devices, 512, random, jtis).map((request) => {
     const token = (request.headers.authorization ?? '').slice('Bearer '.length);
     const proof = (JSON.parse(String(request.body)) as { proof: string }).proof;
     const device = devices.find((candidate) => candidate.token === token) as BenchDevice;
-    const x5c = device.identity.certificateDer.toString('base64');
-    return { token: split(token), proof: split(proof), tokenText: token, proofText: proof, x5c, alg: device.identity.alg, deviceKey: createPublicKey(device.identity.privateKey) };
+    const last = proof.lastIndexOf('.');
+    return {
+      token,
+      input: Buffer.from(proof.slice(0, last), 'ascii'),
+      signature: Buffer.from(proof.slice(last + 1), 'base64url'),
+      der: device.identity.certificateDer,
+      deviceKey: createPublicKey(device.identity.privateKey),
+    };
   });
 
   const loop = async (check: (sample: (typeof samples)[number]) => boolean | Promise<boolean>) => {
@@ -323,32 +527,11 @@ async function verificationCeilings(host: HostProcess, devices: BenchDevice[], r
     return done / ((performance.now() - started) / 1000);
   };
 
-  const raw = await loop(
-    (s) =>
-      verify('sha256', s.token.input, serviceKey, s.token.signature) &&
-      verify('sha256', s.proof.input, { key: s.deviceKey, dsaEncoding: 'ieee-p1363' }, s.proof.signature),
-  );
-  const withCertificate = await loop((s) => {
-    const certificate = new X509Certificate(Buffer.from(s.x5c, 'base64'));
-    return (
-      certificate.verify(certificate.publicKey) &&
-      verify('sha256', s.token.input, serviceKey, s.token.signature) &&
-      verify('sha256', s.proof.input, { key: certificate.publicKey, dsaEncoding: 'ieee-p1363' }, s.proof.signature)
-    );
+  const proofVerify = await loop((s) => verify('sha256', s.input, { key: s.deviceKey, dsaEncoding: 'ieee-p1363' }, s.signature));
+  const missPath = await loop(async (s) => {
+    await jwtVerify(s.token, joseKey, { typ: 'device+jwt' });
+    const certificate = new X509Certificate(s.der);
+    return certificate.verify(certificate.publicKey) && verify('sha256', s.input, { key: certificate.publicKey, dsaEncoding: 'ieee-p1363' }, s.signature);
   });
-  const jose = await loop(async (s) => {
-    // The token's exp/iat are checked by jwtVerify against the real clock, as the service does.
-    await jwtVerify(s.tokenText, joseKey, { typ: 'device+jwt' });
-    const certificate = new X509Certificate(Buffer.from(s.x5c, 'base64'));
-    if (!certificate.verify(certificate.publicKey)) return false;
-    await compactVerify(s.proofText, certificate.publicKey, { algorithms: [s.alg] });
-    return true;
-  });
-  return { raw, withCertificate, jose };
+  return { proofVerify, missPath };
 }
-
-function split(jws: string): { input: Buffer; signature: Buffer } {
-  const last = jws.lastIndexOf('.');
-  return { input: Buffer.from(jws.slice(0, last), 'ascii'), signature: Buffer.from(jws.slice(last + 1), 'base64url') };
-}
-

@@ -36,8 +36,9 @@ const webAlgorithms = {
  * drawn from `random`, so a seed fixes the keys. (The certificate still differs between
  * runs: it carries the run's time, and ECDSA signatures are randomised.)
  */
-export async function seededDevice(random: SeededRandom, label: string, keyType: BenchKeyType = 'rsa'): Promise<BenchDevice> {
-  const privateJwk = keyType === 'rsa' ? (seededRsaKey(random).export({ format: 'jwk' })) : seededEcJwk(random);
+export async function seededDevice(random: SeededRandom, label: string, keyType: BenchKeyType = 'rsa', key?: JsonWebKey): Promise<BenchDevice> {
+  // `key`: another device's private key, for a new certificate (and so a new device) on a known key.
+  const privateJwk = key ?? (keyType === 'rsa' ? seededRsaKey(random).export({ format: 'jwk' }) : seededEcJwk(random));
   const publicJwk = keyType === 'rsa' ? { kty: 'RSA', n: privateJwk.n, e: privateJwk.e } : { kty: 'EC', crv: 'P-256', x: privateJwk.x, y: privateJwk.y };
   const algorithm = webAlgorithms[keyType];
   const keys = {

@@ -36,20 +36,43 @@ export class DeviceAuthenticator {
   ) {}
 
   async authenticate(token: string, proof: string, request: { method: string; url: string }): Promise<DeviceClaims> {
-    const claims = deviceClaims(await this.tokens.verify(token, tokenTypes.device, 'device token'));
+    const verified = await this.tokens.verifyToken(token, tokenTypes.device, 'device token');
+    const claims = deviceClaims(verified.payload);
     // Both round trips at once; a bad proof is reported before a revocation, whichever ends first.
-    const [proofCheck, revoked] = await Promise.allSettled([
-      this.proofs.verify(proof, { ...request, bearerToken: token, boundThumbprint: claims.thumbprint }),
-      this.revocations.isRevoked(claims.deviceId),
-    ]);
-    if (proofCheck.status === 'rejected') throw proofCheck.reason;
-    if (revoked.status === 'rejected') throw revoked.reason;
-    if (revoked.value) throw new ServiceError('device_revoked', 'this device has been revoked by an administrator');
+    const revoked = this.revocations.isRevoked(claims.deviceId);
+    try {
+      await this.proofs.verify(proof, {
+        method: request.method,
+        url: request.url,
+        bearerToken: token,
+        boundThumbprint: claims.thumbprint,
+        bearerTokenSha256: verified.sha256,
+      });
+    } catch (error) {
+      // Its outcome no longer matters; only keep its failure from going unhandled.
+      revoked.catch(ignore);
+      throw error;
+    }
+    if (await revoked) throw new ServiceError('device_revoked', 'this device has been revoked by an administrator');
     return claims;
   }
 }
 
-function deviceClaims(payload: JWTPayload): DeviceClaims {
+function ignore(): void {}
+
+/** The claims of each remembered token's payload, made once: the payload is frozen and shared. */
+const claimsOf = new WeakMap<Readonly<JWTPayload>, DeviceClaims>();
+
+function deviceClaims(payload: Readonly<JWTPayload>): DeviceClaims {
+  let claims = claimsOf.get(payload);
+  if (!claims) {
+    claims = Object.freeze(readDeviceClaims(payload));
+    claimsOf.set(payload, claims);
+  }
+  return claims;
+}
+
+function readDeviceClaims(payload: Readonly<JWTPayload>): DeviceClaims {
   const cnf = payload.cnf as { 'x5t#S256'?: unknown } | undefined;
   const thumbprint = cnf?.['x5t#S256'];
   const registration = payload.reg;

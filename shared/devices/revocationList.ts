@@ -3,6 +3,7 @@ import type { TableClient } from '@azure/data-tables';
 import { isoTime, maxClockSkewSeconds } from '../clock.js';
 import { deviceTokenLifetimeSeconds } from './deviceTokens.js';
 import { FreshRead } from '../storage/freshRead.js';
+import { LeanTable } from '../storage/leanTable.js';
 import { storageCall } from '../storage/tableService.js';
 
 /**
@@ -76,8 +77,14 @@ export class TableRevocationList implements RevocationList {
   private readonly current = new FreshRead(() => this.refresh());
   private readonly copy = `epoch-${Math.floor(Math.random() * epochCopies)}`;
 
-  /** `tables` opens a table by name: the service's TableService, or the purge's metered clients. */
-  constructor(private readonly tables: { table(name: string): Promise<TableClient> }) {}
+  private readonly markerFilter = `PartitionKey eq '${this.copy}' and RowKey eq '${epochRow}'`;
+
+  /**
+   * `tables` opens a table by name: the service's TableService, or the purge's metered
+   * clients. Where it offers `hotTable` (the TableService), the per-request marker query
+   * goes through the lean client (docs/decisions/0017).
+   */
+  constructor(private readonly tables: { table(name: string): Promise<TableClient>; hotTable?(name: string): Promise<LeanTable | TableClient> }) {}
 
   async isRevoked(deviceId: string): Promise<boolean> {
     return (await this.current.get()).has(deviceId);
@@ -116,9 +123,9 @@ export class TableRevocationList implements RevocationList {
   }
 
   private async refresh(): Promise<ReadonlySet<string>> {
-    const client = await this.client();
-    const etag = await this.markerEtag(client);
+    const etag = await this.markerEtag();
     if (this.known?.etag === etag) return this.known.revoked;
+    const client = await this.client();
     const revoked = new Set<string>();
     await storageCall(what, async () => {
       const rows = client.listEntities({ queryOptions: { filter: `PartitionKey eq '${revokedPartition}'`, select: ['RowKey'] } });
@@ -130,12 +137,17 @@ export class TableRevocationList implements RevocationList {
     return revoked;
   }
 
-  private async markerEtag(client: TableClient): Promise<string> {
+  private async markerEtag(): Promise<string> {
     // A query, not a point read: before the first revocation there is no marker, and a
     // point read would answer 404, which the SDK turns into an exception on every request.
+    const client = this.tables.hotTable ? await this.tables.hotTable(TableRevocationList.tableName) : await this.client();
+    if (client instanceof LeanTable) {
+      const marker = await storageCall(what, () => client.queryFirst(this.markerFilter, ['RowKey']));
+      return marker?.etag ?? 'none';
+    }
     const page = await storageCall(what, () =>
       client
-        .listEntities({ queryOptions: { filter: `PartitionKey eq '${this.copy}' and RowKey eq '${epochRow}'`, select: ['RowKey'] } })
+        .listEntities({ queryOptions: { filter: this.markerFilter, select: ['RowKey'] } })
         .byPage({ maxPageSize: 1 })
         .next(),
     );

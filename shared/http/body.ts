@@ -3,6 +3,8 @@ import type { z } from 'zod';
 import { ServiceError } from '../errors.js';
 
 export const maxBodyBytes = 16 * 1024;
+// Stateless between calls (no `stream`), so one serves every request.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Reads a JSON request body: 415 unless the content type is JSON, 413 past 16 KiB, 400 if it
@@ -37,7 +39,7 @@ export async function readJsonBody<T>(
   }
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    value = JSON.parse(utf8.decode(bytes));
   } catch {
     throw new ServiceError('invalid_request', 'the body is not valid UTF-8 JSON');
   }

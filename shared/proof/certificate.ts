@@ -46,6 +46,8 @@ export interface DeviceCertificate {
 export interface PresentedCertificate {
   der: Buffer;
   thumbprint: string;
+  /** The base64 text it was sent as. */
+  x5c: string;
 }
 
 /** A certificate that parsed, carries an accepted key and is signed by it: all that does not depend on the time. */
@@ -53,6 +55,10 @@ interface ParsedCertificate extends DeviceCertificate {
   notBefore: number;
   validFrom: string;
   validTo: string;
+  /** What a check answers once the validity period is checked: built once, shared (not to be changed). */
+  view: Readonly<DeviceCertificate>;
+  /** The x5c text it was first presented as: the same text again needs no decoding or hashing. */
+  x5c: string;
 }
 
 /** Distinct certificates remembered per instance: one per device that talks to it, ~2 KB each. */
@@ -98,6 +104,20 @@ export class DeviceCertificateChecker {
     }
     return checkValidity(parsed, nowSeconds);
   }
+
+  /**
+   * The remembered certificate with thumbprint `thumbprint`, if `x5c` is the very text it
+   * was first presented as; else undefined, and the caller takes the full path (decode,
+   * hash, compare). Equal text decodes to equal DER, so the thumbprint matches without
+   * hashing again: a device resends its certificate unchanged with every proof. Another
+   * spelling of the same certificate only misses here; it evicts nothing.
+   */
+  rememberedAs(x5c: unknown, thumbprint: string, nowSeconds: number): DeviceCertificate | undefined {
+    if (!Array.isArray(x5c) || x5c.length !== 1) return undefined;
+    const parsed = this.cache.get(thumbprint);
+    if (!parsed || parsed.x5c !== x5c[0]) return undefined;
+    return checkValidity(parsed, nowSeconds);
+  }
 }
 
 /** Checks the shape of `x5c` (one standard-base64 entry of at most 8 KiB) and decodes it. */
@@ -110,10 +130,10 @@ export function presentedCertificate(x5c: unknown): PresentedCertificate {
     throw new ServiceError('invalid_certificate', 'x5c[0] must be the certificate DER in standard base64, at most 8 KiB');
   }
   const der = Buffer.from(encoded, 'base64');
-  return { der, thumbprint: certificateThumbprint(der) };
+  return { der, thumbprint: certificateThumbprint(der), x5c: encoded };
 }
 
-function parseDeviceCertificate({ der, thumbprint }: PresentedCertificate): ParsedCertificate {
+function parseDeviceCertificate({ der, thumbprint, x5c }: PresentedCertificate): ParsedCertificate {
   let certificate: X509Certificate;
   try {
     certificate = new X509Certificate(der);
@@ -137,17 +157,22 @@ function parseDeviceCertificate({ der, thumbprint }: PresentedCertificate): Pars
   if (!certificate.verify(publicKey)) {
     throw new ServiceError('invalid_certificate', 'the certificate is not self-signed by its own key');
   }
+  const notAfter = Date.parse(certificate.validTo) / 1000;
+  const thumbprintSha1 = certificateSha1(der);
+  const commonName = subjectCommonName(certificate.subject);
   return {
     thumbprint,
     publicKey,
     algorithms,
     notBefore: Date.parse(certificate.validFrom) / 1000,
-    notAfter: Date.parse(certificate.validTo) / 1000,
+    notAfter,
     validFrom: certificate.validFrom,
     validTo: certificate.validTo,
     // Computed once per certificate (the result is cached), never per request.
-    thumbprintSha1: certificateSha1(der),
-    commonName: subjectCommonName(certificate.subject),
+    thumbprintSha1,
+    commonName,
+    view: Object.freeze({ thumbprint, publicKey, algorithms, notAfter, thumbprintSha1, commonName }),
+    x5c,
   };
 }
 
@@ -188,14 +213,7 @@ function checkValidity(certificate: ParsedCertificate, nowSeconds: number): Devi
       `the certificate is outside its validity period (${certificate.validFrom} to ${certificate.validTo}); make a new one`,
     );
   }
-  return {
-    thumbprint: certificate.thumbprint,
-    publicKey: certificate.publicKey,
-    algorithms: certificate.algorithms,
-    notAfter: certificate.notAfter,
-    thumbprintSha1: certificate.thumbprintSha1,
-    commonName: certificate.commonName,
-  };
+  return certificate.view;
 }
 
 export function certificateThumbprint(der: Uint8Array): string {

@@ -11,7 +11,8 @@ const algorithms: Record<string, { hash: string; options: { padding?: number; sa
   ES384: { hash: 'sha384', options: { dsaEncoding: 'ieee-p1363' } },
 };
 
-const base64url = /^[A-Za-z0-9_-]*$/;
+/** Three base64url segments, checked in one pass. */
+const compactJws = /^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
 
 /**
  * Verifies the signature of a compact JWS by `key` with `alg`, which the caller has already
@@ -31,23 +32,19 @@ export function verifyCompactJws(jws: string, alg: string, key: KeyObject, heade
   if ('crit' in header || 'b64' in header) {
     throw new ServiceError('invalid_proof', 'the proof header must not carry crit or b64: no JWS extensions are accepted');
   }
-  const segments = jws.split('.');
-  if (segments.length !== 3 || !segments.every((segment) => base64url.test(segment))) {
+  if (!compactJws.test(jws)) {
     throw new ServiceError('invalid_proof', 'the proof is not a compact JWS (three base64url segments)');
   }
-  const [protectedPart, payloadPart, signaturePart] = segments as [string, string, string];
+  const first = jws.indexOf('.');
+  const second = jws.indexOf('.', first + 1);
   let valid: boolean;
   try {
-    valid = verify(
-      parameters.hash,
-      Buffer.from(`${protectedPart}.${payloadPart}`, 'ascii'),
-      { key, ...parameters.options },
-      Buffer.from(signaturePart, 'base64url'),
-    );
+    valid = verify(parameters.hash, Buffer.from(jws.slice(0, second), 'ascii'), { key, ...parameters.options }, Buffer.from(jws.slice(second + 1), 'base64url'));
   } catch {
     // OpenSSL refuses, rather than rejects, some malformed signatures (wrong length, say).
     valid = false;
   }
   if (!valid) throw new ServiceError('proof_rejected', "the proof's signature does not verify with the certificate's key");
-  return Buffer.from(payloadPart, 'base64url');
+  return Buffer.from(jws.slice(first + 1, second), 'base64url');
 }
+

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, type ProtectedHeaderParameters } from 'jose';
+import { BoundedCache } from '../cache/boundedCache.js';
 import { constantTimeEqual } from '../crypto/constantTime.js';
 import { maxClockSkewSeconds, type Clock } from '../clock.js';
 import { ServiceError } from '../errors.js';
@@ -21,7 +22,14 @@ export interface ProofExpectation {
   bearerToken?: string | undefined;
   /** The certificate thumbprint the bearer token is bound to (`cnf.x5t#S256`), if any. */
   boundThumbprint?: string | undefined;
+  /** base64url SHA-256 of `bearerToken`, where the caller has it already (TokenVerifier.verifyToken). */
+  bearerTokenSha256?: string | undefined;
 }
+
+// Stateless between calls (no `stream`), so one serves every proof.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** Paths of the URLs requests and proofs name; a device names the same few every time. */
+const paths = new BoundedCache<string, string | undefined>(256);
 
 export interface VerifiedProof {
   certificate: DeviceCertificate;
@@ -66,11 +74,9 @@ export class ProofVerifier {
     if (header.typ !== tokenTypes.proof) {
       throw new ServiceError('invalid_proof', `the proof header's typ must be ${tokenTypes.proof}`);
     }
-    const presented = presentedCertificate(header.x5c);
-    if (expected.boundThumbprint !== undefined && !constantTimeEqual(presented.thumbprint, expected.boundThumbprint)) {
-      throw new ServiceError('key_mismatch', "the proof's certificate is not the one the token is bound to (cnf)");
-    }
-    const certificate = this.certificates.checkPresented(presented, now);
+    const certificate =
+      (expected.boundThumbprint === undefined ? undefined : this.certificates.rememberedAs(header.x5c, expected.boundThumbprint, now)) ??
+      this.checkedCertificate(header.x5c, expected.boundThumbprint, now);
     if (typeof header.alg !== 'string' || !certificate.algorithms.includes(header.alg)) {
       throw new ServiceError(
         'invalid_proof',
@@ -82,8 +88,8 @@ export class ProofVerifier {
     if (claims.htm !== expected.method.toUpperCase()) {
       throw new ServiceError('proof_rejected', `the proof is for ${describe(claims.htm)}, not ${expected.method.toUpperCase()}`);
     }
-    const path = new URL(expected.url).pathname;
-    if (proofPath(claims.htu) !== path) {
+    const path = urlPath(expected.url);
+    if (path === undefined || urlPath(claims.htu) !== path) {
       throw new ServiceError('proof_rejected', `the proof's htu is for another path than ${path}`);
     }
     if (Math.abs(now - claims.iat) > maxClockSkewSeconds) {
@@ -96,11 +102,21 @@ export class ProofVerifier {
       if (claims.ath === undefined) {
         throw new ServiceError('invalid_proof', 'the proof must carry ath (base64url SHA-256 of the bearer token) when a bearer token is sent');
       }
-      if (!constantTimeEqual(claims.ath, createHash('sha256').update(expected.bearerToken, 'ascii').digest('base64url'))) {
+      const digest = expected.bearerTokenSha256 ?? createHash('sha256').update(expected.bearerToken, 'ascii').digest('base64url');
+      if (!constantTimeEqual(claims.ath, digest)) {
         throw new ServiceError('proof_rejected', "the proof's ath does not match the bearer token sent");
       }
     }
     return { certificate, jti: claims.jti, iat: claims.iat };
+  }
+
+  /** The full path: decode the x5c, compare its thumbprint with the bound one first, then check it. */
+  private checkedCertificate(x5c: unknown, boundThumbprint: string | undefined, now: number): DeviceCertificate {
+    const presented = presentedCertificate(x5c);
+    if (boundThumbprint !== undefined && !constantTimeEqual(presented.thumbprint, boundThumbprint)) {
+      throw new ServiceError('key_mismatch', "the proof's certificate is not the one the token is bound to (cnf)");
+    }
+    return this.certificates.checkPresented(presented, now);
   }
 }
 
@@ -124,7 +140,7 @@ function verifiedClaims(proof: string, certificate: DeviceCertificate, alg: stri
   const payload = verifyCompactJws(proof, alg, certificate.publicKey, header);
   let claims: unknown;
   try {
-    claims = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+    claims = JSON.parse(utf8.decode(payload));
   } catch {
     throw new ServiceError('invalid_proof', "the proof's payload is not JSON");
   }
@@ -132,6 +148,18 @@ function verifiedClaims(proof: string, certificate: DeviceCertificate, alg: stri
     throw new ServiceError('invalid_proof', "the proof's payload must be a JSON object");
   }
   const { htm, htu, iat, jti, ath } = claims as Record<string, unknown>;
+  if (
+    typeof htm === 'string' &&
+    typeof htu === 'string' &&
+    typeof iat === 'number' &&
+    Number.isInteger(iat) &&
+    typeof jti === 'string' &&
+    (ath === undefined || typeof ath === 'string') &&
+    jti.length >= minJtiLength &&
+    jti.length <= maxJtiLength
+  ) {
+    return { htm, htu, iat, jti, ath };
+  }
   const missing = [
     typeof htm === 'string' ? undefined : 'htm (string)',
     typeof htu === 'string' ? undefined : 'htu (string)',
@@ -147,12 +175,17 @@ function verifiedClaims(proof: string, certificate: DeviceCertificate, alg: stri
   return { htm: htm as string, htu: htu as string, iat: iat as number, jti: id, ath: ath as string | undefined };
 }
 
-function proofPath(htu: string): string | undefined {
-  try {
-    return new URL(htu).pathname;
-  } catch {
-    return undefined;
+function urlPath(url: string): string | undefined {
+  let path = paths.get(url);
+  if (path === undefined) {
+    try {
+      path = new URL(url).pathname;
+    } catch {
+      return undefined;
+    }
+    paths.set(url, path);
   }
+  return path;
 }
 
 function describe(value: string): string {

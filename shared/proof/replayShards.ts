@@ -57,6 +57,7 @@ export class TableReplayShardRegistry implements ShardCounts {
   static readonly keepSeconds = 900;
 
   private view: View | undefined;
+  private inForce: { view: View; until: number; counts: readonly number[] } | undefined;
   private refreshing: Promise<View> | undefined;
 
   constructor(
@@ -67,10 +68,22 @@ export class TableReplayShardRegistry implements ShardCounts {
 
   async countsInForce(): Promise<readonly number[]> {
     const view = await this.current();
-    const since = this.clock.now() - TableReplayShardRegistry.keepSeconds;
+    const now = this.clock.now();
+    // The answer changes only with a new view or when a count's row ages out: keep it until then.
+    const known = this.inForce;
+    if (known?.view === view && now < known.until) return known.counts;
+    const since = now - TableReplayShardRegistry.keepSeconds;
     const counts = new Set([this.own]);
-    for (const row of view.counts) if (row.lastSeen >= since) counts.add(row.count);
-    return [...counts].sort((a, b) => a - b);
+    let until = Infinity;
+    for (const row of view.counts) {
+      if (row.lastSeen >= since) {
+        counts.add(row.count);
+        until = Math.min(until, row.lastSeen + TableReplayShardRegistry.keepSeconds);
+      }
+    }
+    const sorted = Object.freeze([...counts].sort((a, b) => a - b));
+    this.inForce = { view, until, counts: sorted };
+    return sorted;
   }
 
   private current(): Promise<View> {

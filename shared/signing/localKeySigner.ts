@@ -17,10 +17,15 @@ import type { PublicJwk, SigningAlg, SigningKey, TokenSigner } from './signer.js
  * generated on first use. For development and tests; in Azure the Key Vault signer is used.
  */
 export class LocalKeySigner implements TokenSigner {
+  /** One array for the signer's life: the verifier compares it by reference to skip re-checking an unchanged set. */
+  private readonly published: readonly PublicJwk[];
+
   private constructor(
     private readonly key: SigningKey,
-    private readonly jwk: PublicJwk,
-  ) {}
+    jwk: PublicJwk,
+  ) {
+    this.published = Object.freeze([jwk]);
+  }
 
   /** Loads the key for `alg` from `dir`, generating it (once) if the file does not exist. */
   static async open(dir: string, alg: SigningAlg): Promise<LocalKeySigner> {
@@ -43,7 +48,7 @@ export class LocalKeySigner implements TokenSigner {
   }
 
   async publicKeys(): Promise<readonly PublicJwk[]> {
-    return [this.jwk];
+    return this.published;
   }
 }
 

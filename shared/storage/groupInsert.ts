@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { TableClient, TableEntity, TransactionAction } from '@azure/data-tables';
+import type { TableEntity, TransactionAction } from '@azure/data-tables';
 import { failedOperation, isStatus, storageCall } from './tableService.js';
 
 /** The Table service's ceiling on operations in one transaction. */
@@ -8,6 +8,13 @@ const maxTransactionSize = 100;
 export type InsertOutcome = 'inserted' | 'exists';
 
 type Entity = TableEntity<Record<string, string | number | boolean>>;
+
+/** What group commit needs of a table client: the SDK's TableClient and the lean client (leanTable.ts) both have it. */
+export interface InsertTable {
+  createEntity(entity: Entity): Promise<unknown>;
+  submitTransaction(actions: TransactionAction[]): Promise<unknown>;
+  getEntity<T extends object>(partitionKey: string, rowKey: string, options: { queryOptions: { select: string[] } }): Promise<T>;
+}
 
 interface Pending {
   entity: Entity;
@@ -39,7 +46,7 @@ export class GroupInserter {
   private readonly queues = new Map<string, PartitionQueue>();
 
   constructor(
-    private readonly client: () => Promise<TableClient>,
+    private readonly client: () => Promise<InsertTable>,
     private readonly what: string,
   ) {}
 
@@ -102,7 +109,7 @@ export class GroupInserter {
     }
   }
 
-  private async writtenBy(client: TableClient, entity: Entity, mark: string): Promise<boolean> {
+  private async writtenBy(client: InsertTable, entity: Entity, mark: string): Promise<boolean> {
     try {
       const stored = await storageCall(this.what, () =>
         client.getEntity<{ writtenBy?: string }>(entity.partitionKey, entity.rowKey, { queryOptions: { select: ['writtenBy'] } }),

@@ -14,11 +14,15 @@ type ImportedKey = Awaited<ReturnType<typeof importJWK>>;
 /** Tokens whose signature was checked, remembered per instance: about one per active device. */
 export const defaultVerifiedTokenCacheSize = 10_000;
 
-interface VerifiedToken {
+/** A token whose signature verified, and what a caller may need of it again. */
+export interface VerifiedToken {
   payload: Readonly<JWTPayload>;
+  typ: TokenType;
   kid: string;
   nbf: number;
   exp: number;
+  /** base64url SHA-256 of the token's text: what a proof's `ath` must carry (RFC 9449). */
+  sha256: string;
 }
 
 /**
@@ -38,6 +42,7 @@ export class TokenVerifier {
   private readonly verified: BoundedCache<string, VerifiedToken>;
   /** The kids of the published set the caches were last pruned against, in the signer's order. */
   private publishedKids = '';
+  private lastPublished: readonly PublicJwk[] | undefined;
 
   constructor(
     private readonly signer: TokenSigner,
@@ -52,19 +57,28 @@ export class TokenVerifier {
    *
    * A device presents the same token with every request for a month. Everything about a
    * token but its time window depends only on its bytes and on the key its kid names, so a
-   * token that verified once is remembered under the SHA-256 of its exact text (and the
-   * type asked for): later calls check the time window against the clock and that its key
+   * token that verified once is remembered under its exact text (with the type it was
+   * verified as, which later calls must ask for): later calls check the time window against the clock and that its key
    * is still published, and skip the signature. Only tokens that verified are kept, and the
    * cache is bounded.
    */
   async verify(token: string, typ: TokenType, what: string): Promise<JWTPayload> {
+    return (await this.verifyToken(token, typ, what)).payload;
+  }
+
+  /**
+   * The same check, answering the remembered entry itself: its payload and the token's
+   * SHA-256, so that a caller checking a proof's `ath` against this token hashes nothing
+   * again. Tokens are remembered under their exact text (a Map hashes a string far more
+   * cheaply than SHA-256, and the text is what the entry's digest was computed from).
+   */
+  async verifyToken(token: string, typ: TokenType, what: string): Promise<Readonly<VerifiedToken>> {
     if (token.length > maxTokenLength) {
       throw new ServiceError('invalid_token', `the ${what} is longer than any token this service issues`);
     }
     const published = await this.publishedKeys();
-    const cacheKey = `${typ} ${createHash('sha256').update(token, 'utf8').digest('base64url')}`;
-    const known = this.verified.get(cacheKey);
-    if (known && published.some((jwk) => jwk.kid === known.kid)) return this.checkTimes(known, what);
+    const known = this.verified.get(token);
+    if (known?.typ === typ && isPublished(published, known.kid)) return this.checkTimes(known, what);
     try {
       const { payload, protectedHeader } = await jwtVerify(token, this.keyFor(published), {
         typ,
@@ -76,21 +90,29 @@ export class TokenVerifier {
         requiredClaims: ['jti', 'iat', 'exp', 'nbf'],
       });
       // jwtVerify has checked kid, nbf and exp are present and of the right types.
-      this.verified.set(cacheKey, { payload: Object.freeze(payload), kid: protectedHeader.kid as string, nbf: payload.nbf as number, exp: payload.exp as number });
-      return payload;
+      const verified: VerifiedToken = {
+        payload: Object.freeze(payload),
+        typ,
+        kid: protectedHeader.kid as string,
+        nbf: payload.nbf as number,
+        exp: payload.exp as number,
+        sha256: createHash('sha256').update(token, 'utf8').digest('base64url'),
+      };
+      this.verified.set(token, verified);
+      return verified;
     } catch (error) {
       throw toServiceError(error, what, typ);
     }
   }
 
   /** jose's own rule for nbf and exp, with the same tolerance and the same answers. */
-  private checkTimes(token: VerifiedToken, what: string): JWTPayload {
+  private checkTimes(token: VerifiedToken, what: string): VerifiedToken {
     const now = this.options.clock.now();
     if (token.nbf > now + maxClockSkewSeconds) {
       throw new ServiceError('invalid_token', `the ${what} is not valid yet (nbf is in the future)`);
     }
     if (token.exp <= now - maxClockSkewSeconds) throw new ServiceError('token_expired', `the ${what} has expired`);
-    return token.payload;
+    return token;
   }
 
   private keyFor(published: readonly PublicJwk[]): JWTVerifyGetKey {
@@ -119,6 +141,9 @@ export class TokenVerifier {
   private async publishedKeys(): Promise<readonly PublicJwk[]> {
     // The signer caches its key set; asking again picks up a rotation another instance made.
     const published = await this.signer.publicKeys();
+    // The signers hand out the same array until their set changes: nothing to compare then.
+    if (published === this.lastPublished) return published;
+    this.lastPublished = published;
     const kids = published.map((jwk) => jwk.kid).join(' ');
     if (kids !== this.publishedKids) {
       const live = new Set(published.map((jwk) => jwk.kid));
@@ -128,6 +153,11 @@ export class TokenVerifier {
     }
     return published;
   }
+}
+
+function isPublished(published: readonly PublicJwk[], kid: string): boolean {
+  for (const jwk of published) if (jwk.kid === kid) return true;
+  return false;
 }
 
 function toServiceError(error: unknown, what: string, typ: TokenType): ServiceError {

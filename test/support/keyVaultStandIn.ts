@@ -438,7 +438,7 @@ async function readBody(request: IncomingMessage): Promise<string> {
 }
 
 /** A one-day self-signed certificate for 127.0.0.1 and localhost, acting as its own CA. */
-async function selfSignedCertificate(): Promise<{ certificatePem: string; keyPem: string }> {
+export async function selfSignedCertificate(): Promise<{ certificatePem: string; keyPem: string }> {
   // @peculiar/x509's types name the DOM's Crypto; node's webcrypto implements it.
   const crypto = webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0];
   x509.cryptoProvider.set(crypto);

@@ -6,7 +6,8 @@ import { h, type Attributes, type Child } from './dom.js';
  * each row into a card of "label: value" lines, so no action sits past the right edge.
  */
 export function cell(label: string, attributes: Attributes, ...children: Child[]): HTMLTableCellElement {
-  return h('td', { ...attributes, 'data-label': label }, ...children);
+  // One element beside the label on a phone, however many the cell holds.
+  return h('td', { ...attributes, 'data-label': label }, h('div', { class: 'cell-value' }, ...children));
 }
 
 export function dataTable(id: string, caption: Child, headers: readonly string[], rows: readonly HTMLElement[]): HTMLTableElement {

@@ -130,9 +130,7 @@ describeWithBrowser('the console in headless Chromium', () => {
         await page.locator(`html[data-theme="${scheme}"]`).waitFor();
         const where = `${name}, ${scheme}, ${size.width} wide`;
         await page.screenshot({ path: join(screenshotDir, `console-${name}-${scheme}-${size === phone ? 'phone' : 'desktop'}.png`), fullPage: true });
-        const t0 = Date.now();
         expect({ where, violations: await axeViolations() }).toEqual({ where, violations: [] });
-        if (process.env.TIME_AXE) process.stdout.write(`axe ${where}: ${Date.now() - t0} ms\n`);
         const layout = (await page.evaluate(`(() => {
           const width = document.documentElement.clientWidth;
           const visible = (e) => e.getClientRects().length > 0;

@@ -131,7 +131,7 @@ describeWithBrowser('the console in headless Chromium', () => {
         const where = `${name}, ${scheme}, ${size.width} wide`;
         await page.screenshot({ path: join(screenshotDir, `console-${name}-${scheme}-${size === phone ? 'phone' : 'desktop'}.png`), fullPage: true });
         expect({ where, violations: await axeViolations() }).toEqual({ where, violations: [] });
-        const layout = (await page.evaluate(`(() => {
+        const layout = await page.evaluate<{ sideways: boolean; offscreen: string[]; wrappedBadges: string[]; background: string }>(`(() => {
           const width = document.documentElement.clientWidth;
           const visible = (e) => e.getClientRects().length > 0;
           return {
@@ -141,7 +141,7 @@ describeWithBrowser('the console in headless Chromium', () => {
             wrappedBadges: [...document.querySelectorAll('fluent-badge.status')].filter(visible).filter((b) => b.getBoundingClientRect().height > 26).map((b) => b.textContent),
             background: getComputedStyle(document.body).backgroundColor,
           };
-        })()`)) as { sideways: boolean; offscreen: string[]; wrappedBadges: string[]; background: string };
+        })()`);
         expect({ where, sideways: layout.sideways, offscreen: layout.offscreen, wrappedBadges: layout.wrappedBadges }).toEqual({ where, sideways: false, offscreen: [], wrappedBadges: [] });
         // Fluent's dark tokens give a near-black page; the light ones a near-white one.
         expect({ where, dark: luminance(layout.background) < 0.2 }).toEqual({ where, dark: scheme === 'dark' });
@@ -152,13 +152,13 @@ describeWithBrowser('the console in headless Chromium', () => {
     if (reload) await reload();
   }
 
-  const styleOf = async (id: string, property: string) => (await page.evaluate(`getComputedStyle(document.getElementById(${JSON.stringify(id)}))[${JSON.stringify(property)}]`)) as string;
+  const styleOf = (id: string, property: string) => page.evaluate<string>(`getComputedStyle(document.getElementById(${JSON.stringify(id)}))[${JSON.stringify(property)}]`);
 
   async function axeViolations(): Promise<string[]> {
     if (!(await page.evaluate("typeof window.axe === 'object'"))) await page.evaluate(axeSource);
-    const result = (await page.evaluate(
+    const result = await page.evaluate<{ violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] }[] }>(
       "axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] }, resultTypes: ['violations'] })",
-    )) as { violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] }[] };
+    );
     return result.violations
       .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
       .map((violation) => `${violation.impact} ${violation.id}: ${violation.help} at ${violation.nodes.map((node) => JSON.stringify(node.target)).join(', ')}`);
@@ -429,7 +429,7 @@ describeWithBrowser('the console in headless Chromium', () => {
     await go('#audit');
     expect(await page.locator('#audit-table tbody tr').count()).toBe(10);
     await page.locator('#audit-next').waitFor();
-    const height = (await page.evaluate('document.documentElement.scrollHeight')) as number;
+    const height = await page.evaluate<number>('document.documentElement.scrollHeight');
     expect(height).toBeLessThan(8 * phone.height);
     await page.locator('#audit-next').click();
     await expectText(page.locator('.pager span'), 'Page 2');

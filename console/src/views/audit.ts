@@ -12,7 +12,8 @@ const pageSize = () => (narrow.matches ? 10 : 50);
 /** A page may be empty yet carry a continuation (AUDIT-CONTRACT.md): follow a few before showing it. */
 const maxEmptyPagesFollowed = 5;
 
-const outcomeColor: Record<AuditEntry['outcome'], string> = { succeeded: 'success', pending: 'warning', refused: 'danger', failed: 'severe' };
+// Every known outcome has a colour; a newer service may send one this console does not know.
+const outcomeColor: Partial<Record<string, string>> = { succeeded: 'success', pending: 'warning', refused: 'danger', failed: 'severe' } satisfies Record<AuditEntry['outcome'], string>;
 
 /** The actions in words; the code stays beside them (it is what the API and its filters use). */
 export const actionWords: Record<(typeof auditActions)[number], string> = {
@@ -29,7 +30,8 @@ function wordsFor(action: string): string {
   return auditActions.find((known) => known === action) ? actionWords[action as (typeof auditActions)[number]] : action;
 }
 
-const actorWords: Record<AuditEntry['actor']['kind'], string> = { entra: 'Entra ID user', 'admin-key': 'admin key', device: 'device', anonymous: 'anonymous' };
+// A newer service may send an actor kind this console does not know: shown as it came.
+const actorWords: Partial<Record<string, string>> = { entra: 'Entra ID user', 'admin-key': 'admin key', device: 'device', anonymous: 'anonymous' } satisfies Record<AuditEntry['actor']['kind'], string>;
 
 const periods = [
   { value: '1h', label: 'Last hour', seconds: 3600 },

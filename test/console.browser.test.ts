@@ -18,8 +18,8 @@ import { uniqueTablePrefix } from './support/services.js';
  * is shown (a message bar) as well as announced; a failed load clears the list and says what
  * to do; the view and its filters live in the URL; a dark theme follows the system; on a phone
  * nothing needs sideways scrolling. Each view, light and dark, 1280 and 390 wide, is checked
- * by axe-core (no serious or critical violation) and photographed: into a temp folder, or into
- * docs/images/console with UPDATE_SCREENSHOTS=1 (the README shows some). Every request the page
+ * by axe-core (no serious or critical violation), and photographed when asked: into
+ * docs/images/console with UPDATE_SCREENSHOTS=1 (the README shows some), or SCREENSHOT_DIR. Every request the page
  * makes goes to the service, the page carries its CSP, and it weighs under 200 KB gzipped.
  * Every wait is on what the page shows; deadlines are hang guards only.
  */
@@ -33,7 +33,9 @@ if (!haveChromium) {
 const describeWithBrowser = haveChromium ? describe : describe.skip;
 
 const run = promisify(execFile);
-const screenshotDir = process.env.UPDATE_SCREENSHOTS === '1' ? join(projectRoot, 'docs', 'images', 'console') : mkdtempSync(join(tmpdir(), 'cmg-console-shots-'));
+// Full-page screenshots cost a few seconds a run: taken when asked for (UPDATE_SCREENSHOTS=1
+// renews docs/images/console, SCREENSHOT_DIR=<folder> writes them elsewhere).
+const screenshotDir = process.env.UPDATE_SCREENSHOTS === '1' ? join(projectRoot, 'docs', 'images', 'console') : process.env.SCREENSHOT_DIR;
 const axeSource = readFileSync(join(projectRoot, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 
 async function cmgClient(...args: string[]): Promise<{ code: number; output: string }> {
@@ -114,7 +116,7 @@ describeWithBrowser('the console in headless Chromium', () => {
   }
 
   /**
-   * The view as it is, light and dark, 1280 and 390 wide: a screenshot of each, axe-core's
+   * The view as it is, light and dark, 1280 and 390 wide: a screenshot of each (when asked), axe-core's
    * serious and critical violations (none allowed), no sideways scrolling, every action inside
    * the screen, no status badge wrapped. `reload` loads the view again after a resize (the
    * audit view pages by the screen's size).
@@ -129,7 +131,7 @@ describeWithBrowser('the console in headless Chromium', () => {
         await page.emulateMedia({ colorScheme: scheme });
         await page.locator(`html[data-theme="${scheme}"]`).waitFor();
         const where = `${name}, ${scheme}, ${size.width} wide`;
-        await page.screenshot({ path: join(screenshotDir, `console-${name}-${scheme}-${size === phone ? 'phone' : 'desktop'}.png`), fullPage: true });
+        await screenshot(page, `console-${name}-${scheme}-${size === phone ? 'phone' : 'desktop'}.png`);
         expect({ where, violations: await axeViolations() }).toEqual({ where, violations: [] });
         const layout = await page.evaluate<{ sideways: boolean; offscreen: string[]; wrappedBadges: string[]; background: string }>(`(() => {
           const width = document.documentElement.clientWidth;
@@ -232,7 +234,7 @@ describeWithBrowser('the console in headless Chromium', () => {
     expect(await row.locator('time').first().getAttribute('title')).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
     tokenId = (await row.getAttribute('data-token-id')) ?? '';
     expect(tokenId).toMatch(/^[0-9a-f-]{36}$/);
-    await page.screenshot({ path: join(screenshotDir, 'console-new-token-light-desktop.png'), fullPage: true });
+    await screenshot(page, 'console-new-token-light-desktop.png');
 
     await page.locator('#new-token-done').click();
     await page.locator('#new-token').waitFor({ state: 'detached' });
@@ -357,7 +359,7 @@ describeWithBrowser('the console in headless Chromium', () => {
     // Focus is on Cancel by the time the dialog shows anything: it moves in the click's own task.
     expect(await page.evaluate('document.activeElement?.id')).toBe('revoke-dialog-cancel');
     expect(isRed(await styleOf('revoke-dialog-confirm', 'backgroundColor'))).toBe(true);
-    await page.screenshot({ path: join(screenshotDir, 'console-revoke-dialog-light-desktop.png') });
+    await screenshot(page, 'console-revoke-dialog-light-desktop.png', false);
     // Escape cancels, changes nothing and gives focus back.
     await page.keyboard.press('Escape');
     await page.locator('#revoke-dialog').waitFor({ state: 'detached' });
@@ -491,7 +493,11 @@ async function expectText(locator: ReturnType<Page['locator']>, text: string, ti
   }
 }
 
-mkdirSync(screenshotDir, { recursive: true });
+if (screenshotDir) mkdirSync(screenshotDir, { recursive: true });
+
+async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
+  if (screenshotDir) await page.screenshot({ path: join(screenshotDir, name), fullPage });
+}
 
 describeWithBrowser('the console with Entra ID sign-in, in headless Chromium', () => {
   const tenant = '72f988bf-86f1-41af-91ab-2d7cd011db47';

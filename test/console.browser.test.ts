@@ -297,6 +297,14 @@ describeWithBrowser('the console in headless Chromium', () => {
     await page.locator('main[data-shown="#devices?status=pending"]:not([aria-busy])').waitFor();
     await expectText(page.locator('#device-table caption'), '(pending approval)');
     expect(await page.locator('#device-table tbody tr').count()).toBe(1);
+    // "pending approval" stays on one line in its pill, at both widths.
+    for (const size of [phone, desktop]) {
+      await page.setViewportSize(size);
+      const badge = await page.evaluate<{ height: number; text: string }>(
+        "(() => { const b = document.querySelector('#device-table fluent-badge.status'); return { height: b.getBoundingClientRect().height, text: b.textContent }; })()",
+      );
+      expect({ width: size.width, ...badge, wrapped: badge.height > 26 }).toEqual({ width: size.width, height: badge.height, text: 'pending approval', wrapped: false });
+    }
     await page.reload();
     await page.locator('main[data-shown="#devices?status=pending"]:not([aria-busy])').waitFor();
     expect(await page.locator('#device-status').inputValue()).toBe('pending');

@@ -158,7 +158,7 @@ export function devicesView(api: Api): { element: HTMLElement; show: (route: Rou
           h('dd', {}, timeElement(device.registeredAt), ` through ${registrationText(device)}`),
           h('dt', {}, 'Status'),
           h('dd', {}, statusWords[device.status]),
-          h('dt', {}, 'Thumbprint'),
+          h('dt', {}, device.thumbprintSha1 ? 'Thumbprint (SHA-1)' : 'Thumbprint (SHA-256)'),
           h('dd', { class: 'mono' }, device.thumbprintSha1 ?? device.thumbprint),
         ),
       ],

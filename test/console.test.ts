@@ -1,4 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { consoleHandler } from '../functions/serveConsole.js';
@@ -51,6 +52,25 @@ describe('GET /api/console and its files (admin key sign-in)', () => {
       expect(answer.headers.get('content-type')).toMatch(name.endsWith('.js') ? /^text\/javascript/ : /^text\/css/);
       expect(answer.headers.get('content-security-policy')).toContain("script-src 'self'");
     }
+  });
+
+  it('weighs under 200 KB gzipped in admin-key mode: the page, its stylesheet and every script it loads without Entra sign-in', async () => {
+    const page = (await get('')).text;
+    const loaded = new Set<string>();
+    const pending = [...page.matchAll(/(?:src|href)="\/api\/console\/([^"]+)"/g)].map((match) => match[1] ?? '');
+    while (pending.length > 0) {
+      const name = pending.pop() ?? '';
+      if (loaded.has(name)) continue;
+      loaded.add(name);
+      // Static imports load with the page; import() (the MSAL chunk) only for Entra sign-in.
+      if (name.endsWith('.js')) for (const match of readFileSync(join(built, name), 'utf8').matchAll(/import\s*(?:[\w{},*\s$]+from\s*)?"\.\/([\w-]+\.js)"/g)) pending.push(match[1] ?? '');
+    }
+    const entra = readFileSync(join(built, [...loaded].find((name) => name.startsWith('app-')) ?? ''), 'utf8').match(/import\("\.\/([\w-]+\.js)"\)/)?.[1];
+    expect(entra).toBeDefined();
+    expect(loaded.has(entra ?? '')).toBe(false);
+    const gzipped = gzipSync(page).length + [...loaded].reduce((sum, name) => sum + gzipSync(readFileSync(join(built, name))).length, 0);
+    expect(gzipped).toBeGreaterThan(10 * 1024);
+    expect(gzipped).toBeLessThan(200 * 1024);
   });
 
   it('serves the redirect bridge page under its fixed name, without a COOP header', async () => {

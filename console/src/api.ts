@@ -5,7 +5,8 @@ export interface BulkToken {
   issuedAt: string;
   expiresAt: string;
   lifetimeMinutes: number;
-  status: 'active' | 'expired' | 'blocked';
+  /** `used-up`: uses reached maxUses (the fleet contract; older services said `active`). */
+  status: 'active' | 'expired' | 'blocked' | 'used-up';
   uses: number;
   maxUses: number | null;
   description: string | null;
@@ -30,6 +31,14 @@ export interface Device {
   expiresAt: string;
   /** The bulk token a `bulk` registration used (AUDIT-CONTRACT.md). */
   bulkTokenId?: string;
+  /** What the device says about itself (docs/protocol.md, fleet operations): its own claims. */
+  name?: string | null;
+  os?: string | null;
+  clientVersion?: string | null;
+  /** The latest register, renew or authenticate, to the service's granularity (an hour by default). */
+  lastSeenAt?: string;
+  /** SHA-1 of the certificate, upper-case hex: the thumbprint Windows shows. */
+  thumbprintSha1?: string;
 }
 
 export interface Page<T> {
@@ -95,11 +104,11 @@ export class Api {
     return this.call('POST', `/api/bulk-tokens/${encodeURIComponent(id)}/${blocked ? 'block' : 'unblock'}`);
   }
 
-  listDevices(query: { status?: DeviceStatus; limit: number; continuation?: string }): Promise<Page<Device>> {
+  listDevices(query: { status?: DeviceStatus; name?: string; limit: number; continuation?: string }): Promise<Page<Device>> {
     return this.call('GET', `/api/devices${queryString(query)}`);
   }
 
-  /** One device by its id or its certificate thumbprint (base64url SHA-256). */
+  /** One device by its id or its certificate thumbprint (base64url SHA-256, or SHA-1 hex). */
   findDevice(idOrThumbprint: string): Promise<Device> {
     return this.call('GET', `/api/devices/${encodeURIComponent(idOrThumbprint)}`);
   }
@@ -131,7 +140,8 @@ export class Api {
         redirect: 'error',
       });
     } catch (error) {
-      throw new ApiError(0, 'The service could not be reached', error instanceof Error ? error.message : String(error), undefined);
+      // The browser's own words ("Failed to fetch") say nothing an administrator can act on.
+      throw new ApiError(0, 'The service could not be reached', 'Check that the service is running and this computer is online, then try again.', undefined);
     }
     const text = await response.text();
     const parsed = parseJson(text);

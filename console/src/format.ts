@@ -1,6 +1,11 @@
-/** Times as an administrator reads them: local date and time, and how far away ("in 2 days"). */
+import { h } from './dom.js';
 
-const absolute = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+/**
+ * Times as an administrator reads them: in the browser's own time zone, with the zone named
+ * ("Dec 6, 2026, 3:58 AM GMT+1"), the same instant in UTC on hover, and how far away it is
+ * ("in 2 days").
+ */
+const absolute = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' });
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
 
 const units: [Intl.RelativeTimeFormatUnit, number][] = [
@@ -18,6 +23,19 @@ export function localTime(iso: string): string {
   return Number.isNaN(time) ? iso : absolute.format(time);
 }
 
+/** "2026-12-06 02:58:13 UTC". */
+export function utcTime(iso: string): string {
+  const time = Date.parse(iso);
+  return Number.isNaN(time) ? iso : `${new Date(time).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** A <time> element: local time with its zone, UTC on hover (title) and for machines (datetime). */
+export function timeElement(iso: string, options: { relative?: boolean } = {}): HTMLElement {
+  const element = h('time', { datetime: iso, title: utcTime(iso) }, localTime(iso));
+  if (!options.relative) return element;
+  return h('span', { class: 'when' }, element, h('span', { class: 'secondary' }, relativeTime(iso)));
+}
+
 export function relativeTime(iso: string, now = Date.now()): string {
   const time = Date.parse(iso);
   if (Number.isNaN(time)) return '';
@@ -30,6 +48,11 @@ export function relativeTime(iso: string, now = Date.now()): string {
 
 export function count(value: number): string {
   return new Intl.NumberFormat().format(value);
+}
+
+/** "1 device", "3 devices". */
+export function plural(value: number, one: string, many = `${one}s`): string {
+  return `${count(value)} ${value === 1 ? one : many}`;
 }
 
 /** A long identifier shortened for a table cell; the full value stays in the title and for screen readers. */

@@ -1,25 +1,34 @@
 /**
  * The console page: Fluent UI web components (each imported for its side effect: it defines
- * its custom element), the light theme as CSS custom properties, sign-in, then three views.
+ * its custom element), Fluent's light or dark theme as CSS custom properties (following the
+ * system's colour scheme), sign-in, then three views whose place is kept in the URL.
  */
 import '@fluentui/web-components/badge/define.js';
 import '@fluentui/web-components/button/define.js';
 import '@fluentui/web-components/dialog-body/define.js';
 import '@fluentui/web-components/message-bar/define.js';
+import '@fluentui/web-components/spinner/define.js';
 import '@fluentui/web-components/tab/define.js';
 import '@fluentui/web-components/tablist/define.js';
 import '@fluentui/web-components/text-input/define.js';
 import { setTheme } from '@fluentui/web-components';
-import { webLightTheme } from '@fluentui/tokens';
+import { webDarkTheme, webLightTheme } from '@fluentui/tokens';
 import { Api } from './api.js';
-import { announce, showError } from './announce.js';
+import { announce, clearNotice, notify, showError } from './announce.js';
 import { h, replaceChildren } from './dom.js';
+import { parseRoute, routeHash, navigate, type Route } from './router.js';
 import { resumeSession, signInForm, type Session, type SignInConfig } from './signIn.js';
 import { auditView } from './views/audit.js';
 import { bulkTokensView } from './views/bulkTokens.js';
 import { devicesView } from './views/devices.js';
 
-setTheme(webLightTheme);
+const dark = window.matchMedia('(prefers-color-scheme: dark)');
+const applyTheme = () => {
+  setTheme(dark.matches ? webDarkTheme : webLightTheme);
+  document.documentElement.dataset['theme'] = dark.matches ? 'dark' : 'light';
+};
+applyTheme();
+dark.addEventListener('change', applyTheme);
 
 async function start(): Promise<void> {
   const main = document.getElementById('main');
@@ -27,12 +36,12 @@ async function start(): Promise<void> {
   let config: SignInConfig;
   try {
     const response = await fetch('/api/console/config', { cache: 'no-store', credentials: 'omit' });
-    if (!response.ok) throw new Error(`the service answered ${response.status}`);
+    if (!response.ok) throw new Error(`The service answered ${response.status} for the console's settings: reload the page in a minute`);
     config = (await response.json()) as SignInConfig;
   } catch (error) {
     const errors = h('div', { class: 'errors' });
     replaceChildren(main, errors);
-    showError(errors, error, 'Cannot load the console');
+    showError(errors, error instanceof TypeError ? new Error('The service could not be reached: check that it is running, then reload the page') : error, 'Cannot load the console');
     return;
   }
 
@@ -46,6 +55,11 @@ async function start(): Promise<void> {
   }
   session ??= await signInForm(main, config);
   showConsole(main, session, config);
+}
+
+interface View {
+  element: HTMLElement;
+  show(route: Route): Promise<void>;
 }
 
 function showConsole(main: HTMLElement, session: Session, config: SignInConfig): void {
@@ -69,35 +83,57 @@ function showConsole(main: HTMLElement, session: Session, config: SignInConfig):
   const api = new Api(session.credential, (error) => {
     if (session.kind !== 'admin-key' || ended) return;
     ended = true;
-    announce(`Signed out: ${error.title}`);
+    window.removeEventListener('hashchange', onRoute);
+    notify('warning', 'Signed out', `${error.title}. Sign in again with the current admin key.`);
     void session.signOut().then(() => signInForm(main, config)).then((next) => showConsole(main, next, config));
   });
 
-  const views = [
+  const views: { id: 'tokens' | 'devices' | 'audit'; label: string; view: View }[] = [
     { id: 'tokens', label: 'Bulk tokens', view: bulkTokensView(api) },
     { id: 'devices', label: 'Devices', view: devicesView(api) },
     { id: 'audit', label: 'Audit', view: auditView(api) },
   ];
-  const loaded = new Set<string>();
+  const tabOf = (route: Route) => (route.view === 'device' ? 'devices' : route.view);
+  const first = parseRoute(location.hash);
   const tablist = h(
     'fluent-tablist',
-    { id: 'views', 'aria-label': 'Console views' },
+    { id: 'views', 'aria-label': 'Console views', activeid: `tab-${tabOf(first)}` },
     ...views.map((v) => h('fluent-tab', { id: `tab-${v.id}`, 'aria-controls': `panel-${v.id}` }, v.label)),
-  );
-  const panels = views.map((v) => h('div', { id: `panel-${v.id}`, role: 'tabpanel', 'aria-labelledby': `tab-${v.id}`, tabindex: '0' }, v.view.element));
-  const select = (id: string) => {
-    // Each view loads when first shown, and again whenever it is shown after another.
-    const chosen = views.find((v) => v.id === id);
-    if (!chosen) return;
-    loaded.add(id);
-    void chosen.view.refresh();
-  };
+  ) as HTMLElement & { activeid?: string };
+  const panels = views.map((v) => h('div', { id: `panel-${v.id}`, role: 'tabpanel', 'aria-labelledby': `tab-${v.id}`, tabindex: '0', hidden: v.id !== tabOf(first) }, v.view.element));
+
+  let current = first;
+  // Choosing a tab goes to that view (a history entry of its own); the URL then drives what shows.
   tablist.addEventListener('change', () => {
-    const active = (tablist as HTMLElement & { activeid?: string }).activeid ?? '';
-    select(active.replace(/^tab-/, ''));
+    const chosen = (tablist.activeid ?? '').replace(/^tab-/, '');
+    if (chosen === tabOf(current)) return;
+    const view = views.find((v) => v.id === chosen);
+    if (view) navigate(routeHash(view.id));
   });
+  function onRoute(): void {
+    const route = parseRoute(location.hash);
+    current = route;
+    const id = tabOf(route);
+    if ((tablist.activeid ?? '') !== `tab-${id}`) tablist.activeid = `tab-${id}`;
+    for (const panel of panels) panel.hidden = panel.id !== `panel-${id}`;
+    clearNotice();
+    const view = views.find((v) => v.id === id);
+    document.title = `${route.view === 'device' ? 'Device' : (view?.label ?? '')} · cmg-token-auth console`;
+    // The page says when a view has finished loading (main's data-shown names the route), so
+    // a person's tools, and the browser test, can wait on it rather than on time.
+    main.setAttribute('aria-busy', 'true');
+    delete main.dataset['shown'];
+    const shown = location.hash;
+    void (view?.view.show(route) ?? Promise.resolve()).finally(() => {
+      if (location.hash !== shown) return;
+      main.removeAttribute('aria-busy');
+      main.dataset['shown'] = shown;
+    });
+  }
+  window.addEventListener('hashchange', onRoute);
   replaceChildren(main, tablist, ...panels);
-  select('tokens');
+  onRoute();
+  announce(`Signed in: ${session.who}`);
   main.focus();
 }
 

@@ -1,19 +1,29 @@
 import { h, replaceChildren, valueOf } from '../dom.js';
-import { count, localTime, relativeTime, shortId } from '../format.js';
+import { count, plural, relativeTime, shortId, timeElement } from '../format.js';
 import type { Api, BulkToken, IssuedBulkToken } from '../api.js';
-import { announce, clearError, showError } from '../announce.js';
+import { announce, clearError, notify, showError } from '../announce.js';
 import { copyButton } from '../copy.js';
+import { doneLoading, showFailed, showLoading } from '../loading.js';
+import { cell, dataTable } from '../table.js';
 
-const statusColor: Record<BulkToken['status'], string> = { active: 'success', blocked: 'danger', expired: 'subtle' };
+type Status = BulkToken['status'];
+const statusColor: Record<Status, string> = { active: 'success', blocked: 'danger', expired: 'subtle', 'used-up': 'informative' };
+const statusWords: Record<Status, string> = { active: 'active', blocked: 'blocked', expired: 'expired', 'used-up': 'used up' };
+
+/** The contract's order (blocked, expired, used-up, active); a service from before `used-up` said `active`. */
+export function tokenStatus(token: BulkToken): Status {
+  if (token.status === 'active' && token.maxUses !== null && token.uses >= token.maxUses) return 'used-up';
+  return token.status;
+}
 
 /**
  * Bulk registration tokens: the list (never the tokens themselves, which the service does not
  * keep), create one and show it once, block and unblock.
  */
-export function bulkTokensView(api: Api): { element: HTMLElement; refresh: () => Promise<void> } {
+export function bulkTokensView(api: Api): { element: HTMLElement; show: () => Promise<void> } {
   const errors = h('div', { class: 'errors' });
   const created = h('div', { id: 'new-token-area' });
-  const tableArea = h('div', { class: 'table-wrap' });
+  const tableArea = h('div', { class: 'table-wrap', id: 'bulk-token-list' });
 
   const lifetime = h('fluent-text-input', { id: 'token-lifetime', name: 'lifetime', value: '4320', required: true, autocomplete: 'off' }, 'Lifetime (minutes)');
   const maxUses = h('fluent-text-input', { id: 'token-max-uses', name: 'maxUses', autocomplete: 'off' }, 'Max uses (devices)');
@@ -47,14 +57,17 @@ export function bulkTokensView(api: Api): { element: HTMLElement; refresh: () =>
     }
     const text = valueOf(description);
     createButton.setAttribute('disabled', '');
+    const label = createButton.textContent;
+    createButton.textContent = 'Creating…';
     try {
       const issued = await api.createBulkToken({ lifetimeMinutes: minutes, ...(uses === undefined ? {} : { maxUses: uses }), ...(text === '' ? {} : { description: text }) });
       showOnce(issued);
-      announce(`Bulk token created; it expires ${relativeTime(issued.expiresAt)}. Copy it now: it is shown only once.`);
+      notify('success', 'Bulk token created', `It expires ${relativeTime(issued.expiresAt)}. Copy it now: it is shown only once.`);
       await refresh({ quiet: true });
     } catch (error) {
       showError(errors, error, 'Cannot create the token');
     } finally {
+      createButton.textContent = label;
       createButton.removeAttribute('disabled');
     }
   }
@@ -70,23 +83,18 @@ export function bulkTokensView(api: Api): { element: HTMLElement; refresh: () =>
     const done = h('fluent-button', { id: 'new-token-done', appearance: 'secondary' }, 'Done — I have copied it');
     done.addEventListener('click', () => {
       replaceChildren(created);
-      announce('The new token was removed from the page');
+      notify('info', 'The new token was removed from the page', 'It cannot be shown again; block it if it was not copied.');
       createButton.focus();
     });
     const card = h(
       'section',
       { class: 'card new-token', 'aria-labelledby': 'new-token-title', tabindex: '-1', id: 'new-token' },
       h('h3', { id: 'new-token-title' }, 'New bulk registration token'),
-      h(
-        'p',
-        {},
-        `Tracking id ${issued.id}; expires ${localTime(issued.expiresAt)} (${relativeTime(issued.expiresAt)}). `,
-        h('strong', {}, 'This is the only time the token is shown: copy it now.'),
-      ),
-      ...lines.flatMap((line) => [
-        h('span', { class: 'secondary', id: `${line.id}-label` }, line.label),
-        h('div', { class: 'secret-row' }, h('code', { id: line.id, 'aria-labelledby': `${line.id}-label` }, line.text), copyButton(line.text, line.copy, `${line.id}-copy`)),
-      ]),
+      h('p', {}, `Tracking id ${issued.id}; expires `, timeElement(issued.expiresAt), ` (${relativeTime(issued.expiresAt)}). `, h('strong', {}, 'This is the only time the token is shown: copy it now.')),
+      ...lines.flatMap((line) => {
+        const code = h('code', { id: line.id, 'aria-labelledby': `${line.id}-label` }, line.text);
+        return [h('span', { class: 'secondary', id: `${line.id}-label` }, line.label), h('div', { class: 'secret-row' }, code, copyButton(line.text, line.copy, `${line.id}-copy`, code))];
+      }),
       h('p', { class: 'hint' }, 'ccmsetup needs your usual /mp, CCMHOSTNAME and SMSSiteCode properties as well.'),
       done,
     );
@@ -97,9 +105,10 @@ export function bulkTokensView(api: Api): { element: HTMLElement; refresh: () =>
   async function setBlocked(token: BulkToken, blocked: boolean, button: HTMLElement): Promise<void> {
     clearError(errors);
     button.setAttribute('disabled', '');
+    const name = token.description ? `“${token.description}”` : shortId(token.id);
     try {
       await api.setBulkTokenBlocked(token.id, blocked);
-      announce(`Token ${shortId(token.id)} ${blocked ? 'blocked' : 'unblocked'}`);
+      notify('success', `Token ${name} ${blocked ? 'blocked' : 'unblocked'}`, blocked ? 'No device can register with it until it is unblocked.' : 'Devices can register with it again.');
       await refresh({ quiet: true, focusId: `${blocked ? 'unblock' : 'block'}-${token.id}` });
     } catch (error) {
       showError(errors, error, `Cannot ${blocked ? 'block' : 'unblock'} the token`);
@@ -109,49 +118,51 @@ export function bulkTokensView(api: Api): { element: HTMLElement; refresh: () =>
 
   function render(tokens: BulkToken[]): void {
     if (tokens.length === 0) {
-      replaceChildren(tableArea, h('p', { class: 'empty' }, 'No bulk tokens yet. Create one above.'));
+      replaceChildren(
+        tableArea,
+        h('p', { class: 'empty', id: 'bulk-token-empty' }, 'No bulk tokens yet. A token appears here when you create one above; devices outside your network then register with it (ccmsetup /regtoken, or cmg-client register --regtoken).'),
+      );
       return;
     }
     const rows = tokens.map((token) => {
+      const status = tokenStatus(token);
       const label = token.description ? `${shortId(token.id)} (${token.description})` : shortId(token.id);
-      const blocked = token.status === 'blocked';
+      const blocked = status === 'blocked';
       const action =
-        blocked || token.status === 'active'
-          ? h('fluent-button', { id: `${blocked ? 'unblock' : 'block'}-${token.id}`, size: 'small', 'aria-label': `${blocked ? 'Unblock' : 'Block'} token ${label}` }, blocked ? 'Unblock' : 'Block')
+        blocked || status === 'active' || status === 'used-up'
+          ? h(
+              'fluent-button',
+              { id: `${blocked ? 'unblock' : 'block'}-${token.id}`, size: 'small', class: blocked ? undefined : 'danger-outline', 'aria-label': `${blocked ? 'Unblock' : 'Block'} token ${label}` },
+              blocked ? 'Unblock' : 'Block',
+            )
           : null;
       action?.addEventListener('click', () => void setBlocked(token, !blocked, action));
       return h(
         'tr',
-        { 'data-token-id': token.id },
-        h('td', {}, h('fluent-badge', { appearance: 'tint', color: statusColor[token.status] }, token.status)),
-        h('td', {}, `${count(token.uses)} / ${token.maxUses === null ? 'no limit' : count(token.maxUses)}`),
-        h('td', {}, localTime(token.issuedAt)),
-        h('td', {}, localTime(token.expiresAt), h('span', { class: 'secondary' }, relativeTime(token.expiresAt))),
-        h('td', {}, token.description ?? ''),
-        h('td', { class: 'mono' }, token.id),
-        h('td', { class: 'actions' }, action),
+        { 'data-token-id': token.id, 'data-status': status },
+        cell('Status', {}, h('fluent-badge', { appearance: 'tint', color: statusColor[status], class: 'status' }, statusWords[status])),
+        cell('Description', {}, token.description ?? h('span', { class: 'secondary' }, 'No description')),
+        cell('Uses / max', { class: 'nowrap' }, `${count(token.uses)} / ${token.maxUses === null ? 'no limit' : count(token.maxUses)}`),
+        cell('Issued', {}, timeElement(token.issuedAt)),
+        cell('Expires', {}, timeElement(token.expiresAt, { relative: true })),
+        cell('Tracking id', { class: 'mono' }, token.id),
+        cell('Actions', { class: 'actions' }, action ?? h('span', { class: 'secondary' }, 'None (expired)')),
       );
     });
-    replaceChildren(
-      tableArea,
-      h(
-        'table',
-        { id: 'bulk-token-table' },
-        h('caption', {}, `${count(tokens.length)} bulk token${tokens.length === 1 ? '' : 's'}, newest first`),
-        h('thead', {}, h('tr', {}, ...['Status', 'Uses / max', 'Issued', 'Expires', 'Description', 'Tracking id', 'Actions'].map((title) => h('th', { scope: 'col' }, title)))),
-        h('tbody', {}, ...rows),
-      ),
-    );
+    replaceChildren(tableArea, dataTable('bulk-token-table', `${plural(tokens.length, 'bulk token')}, newest first`, ['Status', 'Description', 'Uses / max', 'Issued', 'Expires', 'Tracking id', 'Actions'], rows));
   }
 
   async function refresh(options: { quiet?: boolean; focusId?: string } = {}): Promise<void> {
+    if (!options.quiet) showLoading(tableArea, 'Loading bulk tokens…');
     try {
       const page = await api.listBulkTokens();
       const tokens = [...page.items].sort((a, b) => b.issuedAt.localeCompare(a.issuedAt));
+      doneLoading(tableArea);
       render(tokens);
-      if (!options.quiet) announce(`${count(tokens.length)} bulk token${tokens.length === 1 ? '' : 's'} listed`);
+      if (!options.quiet) announce(`${plural(tokens.length, 'bulk token')} listed`);
       if (options.focusId) document.getElementById(options.focusId)?.focus();
     } catch (error) {
+      showFailed(tableArea, 'The bulk tokens');
       showError(errors, error, 'Cannot list the bulk tokens');
     }
   }
@@ -171,7 +182,13 @@ export function bulkTokensView(api: Api): { element: HTMLElement; refresh: () =>
     created,
     h('section', { class: 'card', 'aria-label': 'Bulk token list' }, tableArea),
   );
-  return { element, refresh: () => refresh() };
+  return {
+    element,
+    show: () => {
+      clearError(errors);
+      return refresh();
+    },
+  };
 }
 
 function wholeNumber(text: string): number | undefined {

@@ -38,7 +38,7 @@ import { bearer, invoke, type Answer, type CallOptions } from './support/invoke.
 import { startLocalHost, startLocalHostPair, type LocalHost } from './support/localHost.js';
 import { importFunctionFiles, rawRequest, startInProcessHost, type InProcessHost, type RawAnswer } from './support/inProcessHost.js';
 import { registeredFunctions, triggerOf } from '../host/functionsCore.js';
-import { adminRunCredential, type HostOptions } from '../host/server.js';
+import { adminRunCredential } from '../host/server.js';
 import { installTestServices, testAdminKey, testConfig, TestClock, type TestServices } from './support/services.js';
 import { dumpTables } from './support/tables.js';
 import { TableAuditStore } from '../shared/audit/tableAuditStore.js';
@@ -1213,7 +1213,7 @@ describe('attack review (issue 25): DNS rebinding and cross-site requests to the
     useServices(services);
     host = await startInProcessHost();
     // As main.ts configures it for HOST=devbox.example.
-    named = await startInProcessHost({ hostSetting: 'devbox.example' } as Partial<HostOptions>);
+    named = await startInProcessHost({ hostSetting: 'devbox.example' });
   });
 
   afterAll(async () => {

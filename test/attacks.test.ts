@@ -1112,7 +1112,8 @@ describe('attack review (issue 25): bulk-token refusals before proof work, and t
 
 describe('attack review (issue 25): token pacing (PROTOCOL.md section 7)', () => {
   // A device renewing in a loop: only TOKEN_ISSUE_BURST tokens are issued per window; the
-  // rest are 429 rate_limited with Retry-After, make no Key Vault signature and store nothing.
+  // rest are 429 rate_limited with Retry-After, make no Key Vault signature and store
+  // nothing but their proof's replay-cache row.
   const burst = 3;
   const windowMinutes = 60;
   let standIn: KeyVaultStandIn;
@@ -1156,7 +1157,9 @@ describe('attack review (issue 25): token pacing (PROTOCOL.md section 7)', () =>
       }
       const signsBefore = standIn.counts.sign;
       for (let i = 0; i < 5; i++) {
-        const answer = await refusedIn(instance.config.tablePrefix, renewOnce, 429, 'rate_limited');
+        // The proof verified, so its jti takes its place in the replay cache, as for every
+        // refusal after the proof (decision 0012); nothing else is written.
+        const answer = await refusedIn(instance.config.tablePrefix, renewOnce, 429, 'rate_limited', { replayMayGrow: true });
         const retryAfter = Number(answer.headers.get('retry-after'));
         expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= windowMinutes * 60).toBe(true);
       }

@@ -1089,6 +1089,29 @@ describe('attack review (issue 25): bulk-token refusals before proof work, and t
     expect((await register(token.token, await createDeviceIdentity('ec'))).status).toBe(201);
   });
 
+  it('a refusal is remembered 10 s per instance: an unblock on another instance takes effect there after that, a block at once', async () => {
+    const clock = new TestClock(services.clock.now());
+    const other = await createServices(services.config, { clock, signer: services.signer, admin: services.admin });
+    const token = await blockedToken();
+    const onOther = async (work: () => Promise<Answer>) => {
+      useServices(other);
+      try {
+        return await work();
+      } finally {
+        useServices(services);
+      }
+    };
+    const registerOnOther = async () => onOther(async () => invoke(registerDevice, await deviceCall(await createDeviceIdentity('ec'), '/api/register', { bearer: token.token, now: clock.now() })));
+    expect((await registerOnOther()).body.code).toBe('token_blocked');
+    expect((await invoke(unblockBulkToken, { path: '/x', headers: admin, params: { id: token.id } })).status).toBe(200);
+    expect((await registerOnOther()).body.code).toBe('token_blocked');
+    clock.advance(10);
+    expect((await registerOnOther()).status).toBe(201);
+    // Active tokens are never remembered: a block elsewhere refuses at once.
+    expect((await invoke(blockBulkToken, { path: '/x', headers: admin, params: { id: token.id } })).status).toBe(200);
+    expect((await registerOnOther()).body.code).toBe('token_blocked');
+  });
+
   it('a flood of 1,000 registrations with a blocked bulk token, each with a fresh valid proof: all 401 token_blocked, at most 10 audit rows, no replay-cache row', async () => {
     const token = await blockedToken();
     const device = await createDeviceIdentity('ec');

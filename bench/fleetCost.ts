@@ -106,8 +106,11 @@ export async function fleetCost(options: FleetCostOptions, random: SeededRandom)
     const registrations = await counted(tables, () => registerAll(registerDevice, devices.slice(1), bulk.token, jtis, description));
     const registered = devices.length - 1;
     rows.push(perOperation('POST /api/register (bulk token, a new device, with device)', registrations, registered, findTable));
-    const renewals = await counted(tables, () => renewAll(renewDeviceToken, devices.slice(1), jtis));
-    rows.push(perOperation('POST /api/renew (with device)', renewals, registered, findTable));
+    const renamed = (i: number) => ({ ...description(i), name: `renamed bench device ${i}` });
+    const renewals = await counted(tables, () => renewAll(renewDeviceToken, devices.slice(1), jtis, renamed));
+    rows.push(perOperation('POST /api/renew (with device, a new name)', renewals, registered, findTable));
+    const sameRenewals = await counted(tables, () => renewAll(renewDeviceToken, devices.slice(1), jtis, renamed));
+    rows.push(perOperation('POST /api/renew (with device, the same description)', sameRenewals, registered, findTable));
 
     const notes: string[] = [];
     let ok = true;
@@ -212,11 +215,11 @@ async function registerAll(handler: Handler, devices: BenchDevice[], bulk: strin
   }
 }
 
-async function renewAll(handler: Handler, devices: BenchDevice[], jtis: JtiSource): Promise<void> {
-  for (const device of devices) {
+async function renewAll(handler: Handler, devices: BenchDevice[], jtis: JtiSource, description: (i: number) => unknown): Promise<void> {
+  for (const [i, device] of devices.entries()) {
     const token = tokenOf(device);
     const proof = fastProof(device, { htm: 'POST', htu: 'http://127.0.0.1/api/renew', iat: now(), jti: jtis.next(), ath: athOf(token) });
-    const answer = (await call(handler, 'renew', token, { proof, device: { name: 'renamed', os: 'Linux', clientVersion: '1.0.1' } }, 200)) as { token: string };
+    const answer = (await call(handler, 'renew', token, { proof, device: description(i) }, 200)) as { token: string };
     device.token = answer.token;
   }
 }

@@ -256,11 +256,15 @@ describe('finding devices', () => {
     expect(await named('?name=lab&status=pending')).toEqual([]);
   });
 
-  it('?name= must be 1 to 64 characters', async () => {
-    for (const query of ['?name=', `?name=${'n'.repeat(65)}`]) {
+  it('?name= must be 1 to 64 characters, none of them a control character', async () => {
+    for (const [query, detail] of [
+      ['?name=', /name must be 1 to 64 characters/],
+      [`?name=${'n'.repeat(65)}`, /name must be 1 to 64 characters/],
+      ['?name=lab%00', /name must not contain control characters/],
+    ] as const) {
       const answer = await list(query);
       expect(answer).toMatchObject({ status: 400, body: { code: 'invalid_request' } });
-      expect(answer.body.detail).toMatch(/name must be 1 to 64 characters/);
+      expect(answer.body.detail).toMatch(detail);
     }
   });
 

@@ -90,9 +90,9 @@ export async function fleetCost(options: FleetCostOptions, random: SeededRandom)
     const services = await createServices(config, { tables });
     useServices(services);
     provideFunctionsCore();
-    const { registerDevice } = (await import('../functions/registerDevice.js')) as { registerDevice: Handler };
-    const { renewDeviceToken } = (await import('../functions/renewDeviceToken.js')) as { renewDeviceToken: Handler };
-    const { authenticateDevice } = (await import('../functions/authenticateDevice.js')) as { authenticateDevice: Handler };
+    const { registerDevice } = await import('../functions/registerDevice.js');
+    const { renewDeviceToken } = await import('../functions/renewDeviceToken.js');
+    const { authenticateDevice } = await import('../functions/authenticateDevice.js');
     const jtis = new JtiSource(random.fork('jti'));
     const devices = await seededDevices(random.fork('devices'), 'fleet', options.devices, 'ec');
     const bulk = await services.bulkTokens.create({ lifetimeMinutes: 60 });
@@ -101,7 +101,7 @@ export async function fleetCost(options: FleetCostOptions, random: SeededRandom)
     // Warm-up (not counted): tables created, the revocation list loaded.
     await registerAll(registerDevice, devices.slice(0, 1), bulk.token, jtis, description);
     const rows: string[][] = [];
-    const findTable = `${TableDeviceStore.findIndexName}`;
+    const findTable = TableDeviceStore.findIndexName;
 
     const registrations = await counted(tables, () => registerAll(registerDevice, devices.slice(1), bulk.token, jtis, description));
     const registered = devices.length - 1;
@@ -233,7 +233,7 @@ async function authenticateAll(services: Services, handler: Handler, devices: Be
     for (let i = next++; i < count; i = next++) {
       const index = i % devices.length;
       const device = devices[index] as BenchDevice;
-      const proof = fastProof(device, { htm: 'POST', htu: 'http://127.0.0.1/api/authenticate', iat: now(), jti: jtis.next(), ath: aths[index] as string });
+      const proof = fastProof(device, { htm: 'POST', htu: 'http://127.0.0.1/api/authenticate', iat: now(), jti: jtis.next(), ath: aths[index] });
       await call(handler, 'authenticate', tokenOf(device), { proof }, 200);
     }
   };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { namePrefix } from '../shared/devices/deviceDescription.js';
 import { validate } from '../shared/http/body.js';
 import { pageParams } from '../shared/http/params.js';
-import { handleAdmin } from '../shared/http/adminHandle.js';
+import { handleAdmin } from '../shared/runtime/adminHandle.js';
 import { json } from '../shared/http/responses.js';
 
 const listQuery = z.object({

@@ -3,7 +3,7 @@ import { auditedBulkTokenCheck, auditedRegistration } from '../shared/audit/regi
 import { deviceIdFor } from '../shared/devices/deviceId.js';
 import { bearerCredential } from '../shared/http/bearer.js';
 import { readJsonBody } from '../shared/http/body.js';
-import { handle } from '../shared/http/handle.js';
+import { handle } from '../shared/runtime/handle.js';
 import { json } from '../shared/http/responses.js';
 import { describedProofRequest } from '../shared/devices/deviceDescription.js';
 import { presentedThumbprint } from '../shared/proof/proofVerifier.js';

@@ -24,7 +24,8 @@ const loneSurrogate = /\p{Cs}/u;
 
 /** Length in characters (code points), as a person counts them, not UTF-16 units. */
 function characters(text: string): number {
-  return [...text].length;
+  // A surrogate pair is one character; a lone half is refused separately.
+  return text.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, '_').length;
 }
 
 /** Text of 1 to `max` characters with no control character and no unpaired surrogate. */

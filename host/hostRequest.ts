@@ -1,15 +1,20 @@
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { RpcHttpData, RpcNullableString } from './invocation.js';
+import { removeDotSegments } from './pathNormalizer.js';
+import { joinStringValues } from './stringValues.js';
 
 /**
  * What the Functions host makes of an HTTP request before a function sees it, from
  * azure-functions-host src/WebJobs.Script.Grpc/MessageExtensions/GrpcMessageConversionExtensions.cs
  * (ToRpcHttp), with the capabilities the Node.js worker declares (RawHttpBodyBytes,
  * RpcHttpBodyOnly, UseNullableValueDictionaryForHttp):
- * - the URL is scheme://Host + path + query as received;
- * - header names lower-cased, a repeated header's values joined with "," (StringValues);
- * - a repeated query key's values joined with ",": `?status=a&status=b` arrives as "a,b";
+ * - the URL is scheme://Host + path + query, the path with its dot segments removed as Kestrel
+ *   removes them (pathNormalizer.ts);
+ * - header names lower-cased, a repeated header's values joined with "," skipping empty ones
+ *   (StringValues, stringValues.ts);
+ * - a repeated query key's values joined alike: `?status=a&status=b` arrives as "a,b",
+ *   `?status=&status=active` as "active"; keys that differ only in case are one key;
  * - route values decoded except `%2F` (routes.ts);
  * - the body, as bytes, only when Content-Length is above zero: a chunked body never arrives.
  */
@@ -50,10 +55,10 @@ export function requestTarget(req: IncomingMessage): RequestTarget {
   }
   if (!target.startsWith('/')) throw new MalformedRequest(`the request target ${printable(target)} is not a path`);
   const queryAt = target.indexOf('?');
-  const rawPath = queryAt < 0 ? target : target.slice(0, queryAt);
+  const sentPath = queryAt < 0 ? target : target.slice(0, queryAt);
   const rawQuery = queryAt < 0 ? '' : target.slice(queryAt);
-  if (/%(?![0-9A-Fa-f]{2})/.test(rawPath)) throw new MalformedRequest('the path has a "%" that does not start a percent-escape');
-  return { host, rawPath, rawQuery };
+  if (/%(?![0-9A-Fa-f]{2})/.test(sentPath)) throw new MalformedRequest('the path has a "%" that does not start a percent-escape');
+  return { host, rawPath: removeDotSegments(sentPath), rawQuery };
 }
 
 /** RFC 9110 Host: reg-name, IPv4 or [IPv6], then an optional port of at most 65535. */
@@ -77,7 +82,7 @@ export function rpcHttpRequest(
   const headers: Record<string, RpcNullableString> = {};
   for (const [name, values] of Object.entries(req.headersDistinct)) {
     if (values === undefined) continue;
-    headers[name.toLowerCase()] = { value: values.join(',') };
+    headers[name.toLowerCase()] = { value: joinStringValues(values) };
   }
   // Azure's front end appends the address and port of the connection it accepted to
   // X-Forwarded-For; the local host plays that part (docs/decisions/0005-caller-address.md).
@@ -86,7 +91,7 @@ export function rpcHttpRequest(
   headers['x-forwarded-for'] = { value: forwarded ? `${forwarded}, ${peer}` : peer };
 
   const query: Record<string, RpcNullableString> = {};
-  for (const [key, values] of parseQuery(target.rawQuery)) query[key] = { value: values.join(',') };
+  for (const [key, values] of parseQuery(target.rawQuery)) query[key] = { value: joinStringValues(values) };
 
   const nullableParams: Record<string, RpcNullableString> = {};
   for (const [key, value] of Object.entries(params)) nullableParams[key] = { value };
@@ -110,15 +115,21 @@ export function formatPeer(address: string, port: number | undefined): string {
 /**
  * ASP.NET Core's query parsing (QueryHelpers.ParseQuery): `&`-separated, `+` is a space,
  * escapes decoded (an invalid one kept as sent), a key without `=` has the empty value,
- * values grouped by key in order.
+ * values grouped by key in order. Keys are grouped case-insensitively under their first
+ * spelling: dotnet/aspnetcore src/Http/Http/src/Features/QueryFeature.cs (commit d1a4541),
+ * KvpAccumulator.Append: `new AdaptiveCapacityDictionary<string, StringValues>(StringComparer.OrdinalIgnoreCase)`.
  */
 export function parseQuery(rawQuery: string): Map<string, string[]> {
   const result = new Map<string, string[]>();
+  const spelling = new Map<string, string>();
   const text = rawQuery.startsWith('?') ? rawQuery.slice(1) : rawQuery;
   for (const pair of text.split('&')) {
     if (pair === '') continue;
     const equals = pair.indexOf('=');
-    const key = unescapeQuery(equals < 0 ? pair : pair.slice(0, equals));
+    const sent = unescapeQuery(equals < 0 ? pair : pair.slice(0, equals));
+    const folded = sent.toUpperCase();
+    const key = spelling.get(folded) ?? sent;
+    spelling.set(folded, key);
     const value = equals < 0 ? '' : unescapeQuery(pair.slice(equals + 1));
     result.set(key, [...(result.get(key) ?? []), value]);
   }

@@ -18,8 +18,9 @@ import { printable } from './hostRequest.js';
  *   http://127.0.0.1:7071 without reading the answer. Harmless on /api, whose state-changing
  *   routes take a bearer credential a page does not have, but POST /admin/functions/<name>
  *   needs none on loopback. So that API refuses what a browser marks as coming from another
- *   site (Origin other than the host's own, Sec-Fetch-Site other than same-origin or none),
- *   and any body that is not JSON; curl and the CLIs send none of these.
+ *   site (Origin other than the host's own, Sec-Fetch-Site other than same-origin or none);
+ *   curl sends neither. A body that is not JSON - all a simple request can carry - gets the
+ *   host's own 415 besides (adminApi.ts).
  */
 
 /** A wildcard HOST listens on every address, so a request may name any of them. */
@@ -53,7 +54,7 @@ export function foreignHostRefusal(host: string, hostSetting: string | undefined
   );
 }
 
-/** A 403 or 415 for a request to the admin API that a browser sent from another site; undefined otherwise. */
+/** A 403 for a request to the admin API that a browser sent from another site; undefined otherwise. */
 export function crossSiteRefusal(req: IncomingMessage, host: string): ServiceError | undefined {
   const origin = req.headersDistinct.origin;
   if (origin !== undefined && !(origin.length === 1 && origin[0]?.toLowerCase() === `http://${host.toLowerCase()}`)) {
@@ -63,9 +64,7 @@ export function crossSiteRefusal(req: IncomingMessage, host: string): ServiceErr
   if (site !== undefined && !(site.length === 1 && (site[0] === 'same-origin' || site[0] === 'none'))) {
     return new ServiceError('forbidden', `POST /admin/functions/<name> does not take requests from web pages of another origin (Sec-Fetch-Site ${printable(site.join(','))})`);
   }
-  const type = req.headersDistinct['content-type'];
-  if (type !== undefined && !(type.length === 1 && type[0]?.split(';')[0]?.trim().toLowerCase() === 'application/json')) {
-    return new ServiceError('unsupported_media_type', 'POST /admin/functions/<name> takes no body, or a JSON one (Content-Type: application/json)');
-  }
+  // A body that is not JSON (what a form or a no-cors fetch can send) is the host's own empty
+  // 415 (adminApi.ts), as in Azure.
   return undefined;
 }

@@ -102,7 +102,7 @@ async function main(): Promise<void> {
       `  data:        ${dataDir}`,
       `  storage:     ${azurite ? `embedded Azurite on port ${azurite.port}, data in ${join(dataDir, 'azurite')}` : 'STORAGE_CONNECTION'}`,
       `  signing:     ${!config ? '(settings invalid)' : config.keyVault ? `Key Vault key ${config.keyVault.keyName}` : `local ${config.signingAlg ?? 'RS256'} key in ${dataDir}`}`,
-      `  purge:       ${env.PURGE_SCHEDULE} (${scheduleSource}); POST /admin/functions/purgeExpired runs it now${loopbackOnly ? '' : ' (with the admin key)'}`,
+      `  purge:       ${env.PURGE_SCHEDULE} (${scheduleSource}); POST /admin/functions/purgeExpired with body {} runs it now${loopbackOnly ? '' : ' (with the admin key)'}`,
       `  ready in ${(performance.now() - started).toFixed(0)} ms; Ctrl-C stops`,
       ...(config ? configWarnings(config) : []).map((warning) => `  warning: ${warning}`),
     ].join('\n'),

@@ -3,7 +3,9 @@ import type { LogLevel } from '@azure/functions';
 import { constantTimeEqual } from '../shared/crypto/constantTime.js';
 import { ServiceError } from '../shared/errors.js';
 import { problemResponse } from '../shared/http/problem.js';
+import { readInvocationBody } from './adminApi.js';
 import { triggerOf, type FunctionRegistration } from './functionsCore.js';
+import { homePageAnswer } from './homePage.js';
 import { MalformedRequest, printable, requestTarget, rpcHttpRequest } from './hostRequest.js';
 import { crossSiteRefusal, foreignHostRefusal } from './localOnly.js';
 import { bodyBytes, httpResult, invokeAsWorker, type InvocationLog, type RpcHttpData } from './invocation.js';
@@ -104,9 +106,11 @@ export function createRequestListener(registrations: readonly FunctionRegistrati
 
       const admin = /^\/admin\/functions\/([^/]+)\/?$/i.exec(target.rawPath);
       if (admin) {
-        req.resume();
         const crossSite = crossSiteRefusal(req, target.host);
-        if (crossSite) return await send(res, problemResponse(crossSite));
+        if (crossSite) {
+          req.resume();
+          return await send(res, problemResponse(crossSite));
+        }
         return await runByAdmin(req, res, method, admin[1] ?? '');
       }
 
@@ -115,8 +119,10 @@ export function createRequestListener(registrations: readonly FunctionRegistrati
       const below = lowerPath === prefix ? '' : lowerPath.startsWith(`${prefix}/`) ? target.rawPath.slice(prefix.length + 1) : undefined;
       const match = below === undefined ? undefined : matchRoute(routes, method, below);
       if (!match) {
-        // No route: the host's own answer, an empty 404 (a wrong method is no route either).
+        // No route: the host's own answer, an empty 404 (a wrong method is no route either),
+        // or at the root its home page.
         req.resume();
+        if (target.rawPath === '/') return await send(res, homePageAnswer(options.settings));
         return await send(res, { status: 404, headers: {}, body: Buffer.alloc(0) });
       }
 
@@ -166,24 +172,33 @@ export function createRequestListener(registrations: readonly FunctionRegistrati
     } catch {
       return send(res, problemResponse(new ServiceError('invalid_request', `${printable(encodedName)} is not a percent-encoded function name`)));
     }
-    const registration = byName.get(name.toLowerCase());
-    if (method !== 'POST' || !registration || triggerOf(registration)?.type === 'httpTrigger') {
+    if (method !== 'POST') {
+      req.resume();
       return send(res, problemResponse(new ServiceError('not_found', `no non-HTTP function named ${printable(name)} (POST /admin/functions/<name>)`)));
     }
-    const timer = timers.get(registration.name);
-    if (timer && 'error' in timer) {
-      return send(res, problemResponse(new ServiceError('misconfigured', `${registration.name} is in error: ${timer.error}`)));
-    }
-    const trigger = timer ? { json: JSON.stringify(timerInfo(timer, now())) } : { string: '' };
+    // The host's answers, in its order (adminApi.ts): 415/400 for the body, an empty 404 for a
+    // function it does not have, then 202 at once while the run goes on.
+    const invocation = await readInvocationBody(req);
+    if (!invocation.ok) return send(res, { status: invocation.status, headers: {}, body: Buffer.alloc(0) });
+    const registration = byName.get(name.toLowerCase());
+    const timer = registration ? timers.get(registration.name) : undefined;
+    if (!registration || (timer && 'error' in timer)) return send(res, { status: 404, headers: {}, body: Buffer.alloc(0) });
+    void runInBackground(registration, timer, invocation.input);
+    return send(res, { status: 202, headers: {}, body: Buffer.alloc(0) });
+  }
+
+  async function runInBackground(registration: FunctionRegistration, timer: TimerState | undefined, input: unknown): Promise<void> {
     try {
+      if (triggerOf(registration)?.type === 'httpTrigger') {
+        throw new Error('an HTTP function cannot be run from the admin API: its trigger needs a request');
+      }
+      const trigger = timer && !('error' in timer) ? { json: JSON.stringify(timerInfo(timer, now())) } : { string: typeof input === 'string' ? input : '' };
       await invokeAsWorker(registration, trigger, logFor(registration.name));
     } catch (error) {
       failed(registration.name, error);
-      return await send(res, problemResponse(new ServiceError('internal', `${registration.name} failed; see the local host's log`)));
     } finally {
-      if (timer) timer.last = now();
+      if (timer && !('error' in timer)) timer.last = now();
     }
-    return send(res, { status: 202, headers: {}, body: Buffer.alloc(0) });
   }
 }
 

@@ -11,9 +11,9 @@ targetScope = 'resourceGroup'
 
 // Parameters
 
-@description('Required. Name of the environment (say "prod" or "test"); it seeds the unique suffix of every resource name.')
+@description('Required. Name of the environment (say "prod" or "test"); it seeds the unique suffix of every resource name. At most 49 characters, so that deploy.sh\'s deployment name cmg-token-auth-<environment> stays within ARM\'s 64 (docs/deployment.md, "Names").')
 @minLength(1)
-@maxLength(64)
+@maxLength(49)
 param environmentName string
 
 @description('Optional. Azure region of every resource; must offer the Flex Consumption plan.')
@@ -22,9 +22,10 @@ param location string = resourceGroup().location
 @description('Optional. Tags applied to every resource, in addition to env-name.')
 param tags object = {}
 
-@description('Optional. Node.js major version of the Functions worker. 22 is what Flex Consumption supports longest (until 2027-04-30) and what .ci/run tests on; 20 reached its end of support on Flex on 2026-04-30.')
+@description('Optional. Node.js major version of the Functions worker: 22 (Flex Consumption supports it until 2027-04-30) or 24. Check what Flex offers in your region with az functionapp list-flexconsumption-runtimes -l <region> --runtime node (docs/deployment.md, "Node.js version").')
 @allowed([
   '22'
+  '24'
 ])
 param nodeVersion string = '22'
 
@@ -350,3 +351,9 @@ output keyVaultName string = keyVault.outputs.name
 
 @description('Name of the storage account holding the tables and the deployment packages.')
 output storageAccountName string = storage.outputs.name
+
+@description('When the signing key was created (seconds since 1970). ARM creates the key only if it is absent, so an earlier time than the deployment means this run\'s key options were not applied; deploy.sh warns.')
+output signingKeyCreated int = keyVault.outputs.keyCreated
+
+@description('Key type of the signing key as it is in the vault (RSA or EC), whatever keyType this run asked for.')
+output signingKeyType string = keyVault.outputs.keyType

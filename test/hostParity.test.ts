@@ -1,5 +1,6 @@
 import { app, HttpRequest, type InvocationContext, type Timer } from '@azure/functions';
 import { getProgrammingModel } from '../host/functionsCore.js';
+import { homePageAnswer } from '../host/homePage.js';
 import { formatPeer } from '../host/hostRequest.js';
 import { callerAddress } from '../shared/network/clientAddress.js';
 import { createDeviceIdentity, signProof } from '../cli/device/identity.js';
@@ -65,6 +66,29 @@ app.timer('parityTimer', {
   },
 });
 app.timer('parityUnresolved', { schedule: '%PARITY_NOT_SET%', handler: async () => undefined });
+// A run that lasts until the test releases it: the admin API's 202 must come before its end.
+let releaseSlow: (() => void) | undefined;
+let slowRunsEnded = 0;
+app.timer('paritySlow', {
+  schedule: '0 0 0 1 1 *',
+  handler: async () => {
+    await new Promise<void>((release) => (releaseSlow = release));
+    slowRunsEnded += 1;
+  },
+});
+
+/** Waits for a condition on state; the deadline only guards against a hang. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((tick) => setImmediate(tick));
+  }
+}
+
+/** POST /admin/functions/<name> as the host's admin API takes it: a JSON body. */
+const runNow = (url: string, name: string, headers: Record<string, string> = {}) =>
+  fetch(`${url}/admin/functions/${name}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"input":""}' });
 
 let host: InProcessHost;
 let getResponseCalls = 0;
@@ -198,6 +222,103 @@ describe('request conversion (issue 12 items 2, 3, 9)', () => {
   });
 });
 
+describe('what Kestrel and the host make of a request before routing', () => {
+  // Kestrel decodes the path, then removes dot segments: dotnet/aspnetcore
+  // src/Servers/Kestrel/Core/src/Internal/Http/PathDecoder.cs (commit 02fbb9c), DecodePath:
+  // `UrlDecoder.DecodeInPlace(path, isFormEncoding: false)`, then
+  // `PathNormalizer.RemoveDotSegments(path.Slice(0, pathLength))`. The host builds the URL the
+  // worker sees from that path (GrpcMessageConversionExtensions.cs line 130, `{request.Path}`).
+  // Raw requests: fetch would remove the dot segments itself.
+  it.each([
+    ['/api/nothing/../health'],
+    ['/api/./health'],
+    ['/api/%2E%2E/api/health'],
+    ['/api/%2e/health/.'],
+  ])('GET %s is the health route, as in Azure', async (path) => {
+    const answer = await rawRequest(host.port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${host.port}`);
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toMatchObject({ status: 'ok' });
+  });
+
+  it('the function sees the URL with the dot segments removed; `..` never climbs above the root', async () => {
+    await rawRequest(host.port, `GET /api/x/%2E%2E/parity-echo/y/../v HTTP/1.1\r\nHost: 127.0.0.1:${host.port}`);
+    expect(seen.at(-1)).toMatchObject({ url: `http://127.0.0.1:${host.port}/api/parity-echo/v`, params: { value: 'v' } });
+    const above = await rawRequest(host.port, `GET /../../api/health HTTP/1.1\r\nHost: 127.0.0.1:${host.port}`);
+    expect(above.status).toBe(200);
+  });
+
+  // Query and header values reach the worker as StringValues.ToString() (azure-functions-host
+  // src/WebJobs.Script.Grpc/MessageExtensions/GrpcMessageConversionExtensions.cs, commit 89dc438,
+  // line 141 `var value = pair.Value.ToString();` for the query, line 159 for headers), which
+  // skips null and empty values when it joins (dotnet/runtime Microsoft.Extensions.Primitives
+  // StringValues.cs, GetJoinedStringValueFromArray: "// Skip null and empty values").
+  it('?status=&status=active reaches the function as "active", so listDevices filters on active', async () => {
+    await fetch(`${host.url}/api/parity-echo/x?status=&status=active&empty=&empty=`);
+    expect(seen.at(-1)?.query).toEqual({ status: 'active', empty: '' });
+    const response = await fetch(`${host.url}/api/devices?status=&status=active`, { headers: admin });
+    expect(response.status).toBe(200);
+  });
+
+  // ASP.NET Core's query collection is case-insensitive: dotnet/aspnetcore
+  // src/Http/Http/src/Features/QueryFeature.cs (commit d1a4541), KvpAccumulator.Append:
+  // `new AdaptiveCapacityDictionary<string, StringValues>(StringComparer.OrdinalIgnoreCase)`.
+  it('query keys that differ only in case are one key, under its first spelling, values joined', async () => {
+    await fetch(`${host.url}/api/parity-echo/x?Status=active&STATUS=&status=revoked`);
+    expect(seen.at(-1)?.query).toEqual({ Status: 'active,revoked' });
+  });
+
+  it('a repeated header with an empty value: the empty one is skipped when joined, as for the query', async () => {
+    const answer = await rawRequest(host.port, `GET /api/parity-echo/x HTTP/1.1\r\nHost: 127.0.0.1:${host.port}\r\nX-Twice:\r\nx-twice: two`);
+    expect(answer.status).toBe(200);
+    expect(seen.at(-1)?.headers['x-twice']).toBe('two');
+  });
+});
+
+describe('the host\'s own answers: the admin API and the root', () => {
+  // azure-functions-host src/WebJobs.Script.WebHost/Controllers/FunctionsController.cs (commit
+  // 89dc438) lines 100-159, Invoke: [FromBody] FunctionInvocation (MVC's JSON input formatter),
+  // `if (invocation == null) return BadRequest();` (106-108), `GetFunctionOrNull(name)` else
+  // `NotFound()` (111-115), `Task.Run(...)` (127) then `return Accepted();` (159).
+  it('without a JSON body: 415 for no JSON content type, 400 for an empty or non-object JSON body, all empty, nothing run', async () => {
+    const before = timers.length;
+    const noType = await fetch(`${host.url}/admin/functions/parityTimer`, { method: 'POST' });
+    expect([noType.status, await noType.text()]).toEqual([415, '']);
+    for (const body of ['', 'not json', '[]', 'null']) {
+      const response = await fetch(`${host.url}/admin/functions/parityTimer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect([body, response.status, await response.text()]).toEqual([body, 400, '']);
+    }
+    expect(timers.length).toBe(before);
+  });
+
+  it('an unknown function: an empty 404 (after the body is bound, as in the host)', async () => {
+    const response = await runNow(host.url, 'noSuchFunction');
+    expect(response.status).toBe(404);
+    expect(await response.text()).toBe('');
+  });
+
+  it('202 comes before the run ends', async () => {
+    const response = await runNow(host.url, 'PARITYSLOW');
+    expect(response.status).toBe(202);
+    await until(() => releaseSlow !== undefined, 'the slow run to start');
+    expect(slowRunsEnded).toBe(0);
+    releaseSlow?.();
+    await until(() => slowRunsEnded === 1, 'the slow run to end');
+  });
+
+  // HomepageMiddleware.cs (commit 89dc438) lines 32-56: path "/" with no function: 200
+  // text/html, the landing page; 204 with AzureWebJobsDisableHomepage=true.
+  it('GET / is the host\'s home page (any method), and 204 with AzureWebJobsDisableHomepage=true', async () => {
+    const response = await fetch(`${host.url}/`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/html');
+    expect(await response.text()).toContain('<title>Your Azure Function App is up and running.</title>');
+    expect((await fetch(`${host.url}/`, { method: 'POST' })).status).toBe(200);
+    expect(homePageAnswer({ AzureWebJobsDisableHomepage: 'True' })).toMatchObject({ status: 204 });
+    // Anything else outside /api stays the host's empty 404.
+    expect((await fetch(`${host.url}/index.html`)).status).toBe(404);
+  });
+});
+
 describe('caller address entries as the front end writes them (issue 12 item 8)', () => {
   it.each([
     ['203.0.113.7', 51_000, '203.0.113.7:51000', '203.0.113.7'],
@@ -225,8 +346,10 @@ describe('invocation through the library (issue 12 item 1)', () => {
 
 describe('timer and logs (issue 12 items 4, 6)', () => {
   it('the timer gets the host\'s TimerInfo camel-cased by the library: {schedule, scheduleStatus: {last, next, lastUpdated}, isPastDue}', async () => {
-    const response = await fetch(`${host.url}/admin/functions/parityTimer`, { method: 'POST' });
+    const before = timers.length;
+    const response = await runNow(host.url, 'parityTimer');
     expect(response.status).toBe(202);
+    await until(() => timers.length > before, 'the timer run');
     const timer = timers.at(-1) as { schedule: unknown; scheduleStatus: { last: string; next: string; lastUpdated: string }; isPastDue: boolean };
     expect(timer).toEqual({
       schedule: { adjustForDST: true },
@@ -242,9 +365,10 @@ describe('timer and logs (issue 12 items 4, 6)', () => {
 
   it('a schedule naming a setting that is not set leaves the function in error, as the host does (settings only, no default)', async () => {
     expect(host.logs.join('\n')).toMatch(/\[parityUnresolved\] error: .*PARITY_NOT_SET/);
-    const response = await fetch(`${host.url}/admin/functions/parityUnresolved`, { method: 'POST' });
-    expect(response.status).toBe(503);
-    expect(await problem(response)).toMatchObject({ code: 'misconfigured' });
+    // A function in error is not among the host's functions: the admin API's empty 404.
+    const response = await runNow(host.url, 'parityUnresolved');
+    expect(response.status).toBe(404);
+    expect(await response.text()).toBe('');
   });
 
   it('context.error(message, error) and a thrown error are logged with their stacks; the caller gets the host\'s empty 500', async () => {
@@ -322,10 +446,11 @@ describe('bad configuration, read at first use as the worker loads the files (is
     expect(host.logs.join('\n')).not.toMatch(/\bshort\b/);
   });
 
-  it('the purge timer run fails with one clear line naming the setting', async () => {
+  it('the purge timer run fails with one clear line naming the setting; the admin API still answered 202, as the host does', async () => {
     host.logs.length = 0;
-    const response = await fetch(`${host.url}/admin/functions/purgeExpired`, { method: 'POST' });
-    expect(response.status).toBe(500);
+    const response = await runNow(host.url, 'purgeExpired');
+    expect(response.status).toBe(202);
+    await until(() => host.logs.some((line) => /purgeExpired/.test(line)), 'the failed run\'s log line');
     const failures = host.logs.filter((line) => /purgeExpired/.test(line));
     expect(failures).toEqual([expect.stringMatching(/Executed 'purgeExpired' \(Failed\): purge not run: invalid settings ADMIN_KEY \(GET \/api\/health names what is wrong\)$/)]);
   });

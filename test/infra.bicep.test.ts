@@ -532,7 +532,7 @@ if (!bicep) {
       one(module('storage').template, 'Microsoft.Storage/storageAccounts/blobServices/containers');
     });
 
-    it('the function app runs on Flex Consumption (FC1), Linux, Node.js 22, deployed with the identity', () => {
+    it('the function app runs on Flex Consumption (FC1), Linux, Node.js 22 by default (24 allowed), deployed with the identity', () => {
       const template = module('function').template;
       const plan = one(template, 'Microsoft.Web/serverfarms');
       expect(path(plan, 'sku')).toEqual({ tier: 'FlexConsumption', name: 'FC1' });
@@ -542,7 +542,7 @@ if (!bicep) {
       expect(path(site, 'properties', 'functionAppConfig', 'runtime', 'name')).toBe('node');
       expect(parameterName(path(site, 'properties', 'functionAppConfig', 'runtime', 'version'))).toBe('nodeVersion');
       expect(moduleParameterValue('function', 'nodeVersion')).toBe('22');
-      expect(mainTemplate().parameters?.nodeVersion).toEqual(expect.objectContaining({ defaultValue: '22', allowedValues: ['22'] }));
+      expect(mainTemplate().parameters?.nodeVersion).toEqual(expect.objectContaining({ defaultValue: '22', allowedValues: ['22', '24'] }));
       expect(path(site, 'properties', 'functionAppConfig', 'deployment', 'storage', 'authentication', 'type')).toBe('UserAssignedIdentity');
     });
 
@@ -579,7 +579,11 @@ if (!bicep) {
         }
       }
       const outputs = Object.keys(mainTemplate().outputs ?? {}).sort();
-      expect(outputs).toEqual(['functionAppName', 'functionAppUrl', 'keyVaultName', 'signingKeyId', 'storageAccountName']);
+      expect(outputs).toEqual(['functionAppName', 'functionAppUrl', 'keyVaultName', 'signingKeyCreated', 'signingKeyId', 'signingKeyType', 'storageAccountName']);
+      // What deploy.sh reads to warn that an existing key kept its options: the key's own state.
+      expect(mainTemplate().outputs?.signingKeyCreated?.type).toBe('int');
+      expect(module('keyvault').template.outputs?.keyCreated?.value).toMatch(/\.attributes\.created\]$/);
+      expect(module('keyvault').template.outputs?.keyType?.value).toMatch(/\.kty\]$/);
     });
 
     it('main.bicepparam sets only parameters main.bicep declares, reads the environment name from CMG_ENVIRONMENT_NAME, and deploys Node.js 22', () => {

@@ -72,11 +72,37 @@ afterAll(() => {
  */
 function stubAz(dir: string, logName: string, lines: string[]): { log: string; stubPath: string } {
   const bin = mkdtempSync(join(workDir, dir));
-  const stub = ['#!/usr/bin/env bash', 'printf "%s\\n" "$*" >>"$AZ_LOG"', ...lines].join('\n');
+  const stub = [
+    '#!/usr/bin/env bash',
+    'printf "%s\\n" "$*" >>"$AZ_LOG"',
+    // AZ_HANG: a call containing this text never answers (timeout must cut it).
+    'if [[ -n "${AZ_HANG:-}" && "$*" == *"$AZ_HANG"* ]]; then exec sleep 600; fi',
+    ...azCommon,
+    ...lines,
+  ].join('\n');
   writeFileSync(join(bin, 'az'), `${stub}\n`);
   chmodSync(join(bin, 'az'), 0o755);
   return { log: join(workDir, logName), stubPath: `${bin}${delimiter}${process.env.PATH ?? ''}` };
 }
+
+/**
+ * What every stub az answers alike: the signed-in account (name, id, user: one per line, as az
+ * prints a tsv list), the Bicep CLI (AZ_BICEP_VERSION, or what the last `az bicep install` put
+ * in AZ_BICEP_FILE: AZ_BICEP_INSTALL_GIVES), and the deployer's permission blocks from the
+ * permissions API (AZ_PERMISSIONS: lines of actions TAB notActions, as the script's --query
+ * prints them; default an Owner's).
+ */
+const azCommon = [
+  'case "$1 $2" in',
+  '  "account show") [[ "${AZ_SIGNED_IN:-true}" == true ]] || { echo "Please run az login" >&2; exit 1; }',
+  '    printf "Test subscription\\n00000000-0000-4000-8000-0000000000aa\\nops@example.com\\n"; exit 0 ;;',
+  '  "bicep version") echo "Bicep CLI version $(cat "${AZ_BICEP_FILE:-/nonexistent}" 2>/dev/null || echo "${AZ_BICEP_VERSION:-0.49.2}") (0123abcd)"; exit 0 ;;',
+  '  "bicep install") [[ -z "${AZ_BICEP_INSTALL_GIVES:-}" ]] || echo "$AZ_BICEP_INSTALL_GIVES" >"$AZ_BICEP_FILE"; exit 0 ;;',
+  'esac',
+  'if [[ "$1 $2 $3" == "rest --method get" && "$*" == */providers/Microsoft.Authorization/permissions* ]]; then',
+  '  printf "%b\\n" "${AZ_PERMISSIONS:-*\\t}"; exit 0',
+  'fi',
+];
 
 /** The calls a stub az logged, one line each. */
 function loggedCalls(log: string): string[] {
@@ -127,26 +153,32 @@ describe('infra/deploy.sh', () => {
 
     beforeAll(() => {
       ({ log, stubPath } = stubAz('bin-', 'az.log', [
-        // AZ_HANG: a call containing this text never answers (timeout must cut it).
-        'if [[ -n "${AZ_HANG:-}" && "$*" == *"$AZ_HANG"* ]]; then exec sleep 600; fi',
         'advance() { [[ -z "${FAKE_CLOCK_FILE:-}" ]] || echo $(( $(cat "$FAKE_CLOCK_FILE") + $1 )) >"$FAKE_CLOCK_FILE"; }',
         'case "$1 $2" in',
-        '  "account show") [[ "${AZ_SIGNED_IN:-true}" == true ]] || { echo "Please run az login" >&2; exit 1; }; echo "Test subscription" ;;',
-        '  "group exists") echo "${AZ_GROUP_EXISTS:-false}" ;;',
+        '  "group exists") [[ -z "${AZ_GROUP_EXISTS_FAILS:-}" ]] || { echo "$AZ_GROUP_EXISTS_FAILS" >&2; exit 1; }; echo "${AZ_GROUP_EXISTS:-false}" ;;',
         '  "group show") echo westeurope ;;',
         '  "deployment group")',
         '    case "$3" in create | what-if) printf "CMG_ENVIRONMENT_NAME=%s\\n" "${CMG_ENVIRONMENT_NAME:-}" >>"$AZ_LOG" ;; esac',
+        // The first AZ_DEPLOY_FAILURES creates fail with AZ_DEPLOY_ERROR, each taking 60 s of fake time.
+        '    if [[ "$3" == create ]]; then',
+        '      n=$(( $(cat "${AZ_DEPLOY_COUNT:-/nonexistent}" 2>/dev/null || echo 0) + 1 )); [[ -z "${AZ_DEPLOY_COUNT:-}" ]] || echo "$n" >"$AZ_DEPLOY_COUNT"',
+        '      if [[ "$n" -le "${AZ_DEPLOY_FAILURES:-0}" ]]; then advance 60; echo "$AZ_DEPLOY_ERROR" >&2; exit 1; fi',
+        '    fi',
         '    case "$*" in',
         '      *functionAppName*) echo func-abc ;;',
         '      *functionAppUrl*) echo "${AZ_FUNCTION_URL:-https://func-abc.azurewebsites.net}" ;;',
         '      *signingKeyId*) echo https://kv-abc.vault.azure.net/keys/token-signing ;;',
         '      *keyVaultName*) echo kv-abc ;;',
+        '      *signingKeyCreated*) echo "${AZ_KEY_CREATED:-}" ;;',
+        '      *signingKeyType*) echo RSA ;;',
         '    esac ;;',
         // One-deploy: each attempt takes AZ_PUBLISH_SECONDS of fake time; the first
         // AZ_PUBLISH_FAILURES attempts, and every attempt before fake time AZ_PUBLISH_FAIL_UNTIL,
         // fail with AZ_PUBLISH_ERROR.
+        // AZ_PUBLISH_SPINS: az's Flex health poll that never ends, after the upload.
         '  "functionapp deployment")',
         '    advance "${AZ_PUBLISH_SECONDS:-20}"',
+        '    if [[ -n "${AZ_PUBLISH_SPINS:-}" ]]; then printf "Waiting for sync triggers...\\nChecking the health of the function app\\n" >&2; exec sleep 600; fi',
         '    n=$(( $(cat "$AZ_PUBLISH_COUNT" 2>/dev/null || echo 0) + 1 )); echo "$n" >"$AZ_PUBLISH_COUNT"',
         '    fail=false',
         '    [[ "$n" -gt "${AZ_PUBLISH_FAILURES:-0}" ]] || fail=true',
@@ -238,6 +270,142 @@ describe('infra/deploy.sh', () => {
       expect(result.stderr).toMatch(/must be a \.bicepparam file/);
     });
 
+    describe('environment names (docs/deployment.md, "Names")', () => {
+      const longest = Number(/^max_environment_length=(\d+)$/m.exec(readFileSync(script, 'utf8'))?.[1]);
+      const longestName = `e${'n'.repeat(longest - 2)}9`;
+      const token = 'abcdefghijklm'; // uniqueString() is always 13 characters
+
+      /** The table's rows: what, the name with <env> and <token>, its maximum length. */
+      const namesTable = (): Array<{ what: string; pattern: string; max: number }> => {
+        const docs = readFileSync(join(repoRoot, 'docs', 'deployment.md'), 'utf8');
+        const section = docs.slice(docs.indexOf('\n## Names'), docs.indexOf('\n## ', docs.indexOf('\n## Names') + 1));
+        return [...section.matchAll(/^\| ([^|]+) \| `([^`]+)` \| (\d+) \|/gm)].map((row) => ({
+          what: (row[1] ?? '').trim(),
+          pattern: row[2] ?? '',
+          max: Number(row[3]),
+        }));
+      };
+
+      it('the longest allowed name keeps every derived name in the table within its limit', () => {
+        expect(longest).toBe(49);
+        const rows = namesTable();
+        expect(rows.map((row) => row.what)).toEqual(expect.arrayContaining(['ARM deployment', 'Storage account', 'Key Vault', 'Function app']));
+        for (const row of rows) {
+          const name = row.pattern.replace('<env>', longestName).replace('<token>', token);
+          expect({ what: row.what, name, fits: name.length <= row.max }).toEqual({ what: row.what, name, fits: true });
+        }
+        expect(rows.find((row) => row.what === 'ARM deployment')?.pattern.replace('<env>', longestName)).toHaveLength(64);
+        // Every name main.bicep derives is in the table, and the template caps the name alike.
+        const bicep = readFileSync(join(repoRoot, 'infra', 'main.bicep'), 'utf8');
+        for (const [, prefix] of bicep.matchAll(/'([a-z-]*)\$\{resourceToken\}'/g)) {
+          expect(rows.map((row) => row.pattern)).toContain(`${prefix}<token>`);
+        }
+        expect(bicep).toMatch(new RegExp(`@maxLength\\(${longest}\\)\\nparam environmentName string`));
+      });
+
+      it('deploys with a 49-character environment name as deployment cmg-token-auth-<env> of exactly 64 characters', () => {
+        const result = run(['-g', 'rg-test', '-e', longestName, '--what-if'], env({ AZ_GROUP_EXISTS: 'true' }));
+        expect(result.stderr).toBe('');
+        expect(result.status).toBe(0);
+        const whatIf = calls().find((call) => call.startsWith('deployment group what-if')) ?? '';
+        const name = /--name (\S+)/.exec(whatIf)?.[1] ?? '';
+        expect(name).toBe(`cmg-token-auth-${longestName}`);
+        expect(name).toHaveLength(64);
+      });
+
+      it('refuses one character more, and a name ending in a dash, before calling az', () => {
+        for (const bad of [`${longestName}x`, 'prod-']) {
+          const result = run(['-g', 'rg-test', '-e', bad, '--what-if'], env({ AZ_GROUP_EXISTS: 'true' }));
+          expect(result.status).toBe(1);
+          expect(result.stderr).toMatch(/--environment must be 1-49 letters, digits and dashes/);
+        }
+        expect(calls()).toEqual([]);
+      });
+    });
+
+    describe('pre-flight', () => {
+      // A Contributor who also holds Role Based Access Control Administrator: roleAssignments/write, no roleDefinitions/write.
+      const contributorPlusRbacAdmin = [
+        '*\\tMicrosoft.Authorization/*/Delete Microsoft.Authorization/*/Write Microsoft.Authorization/elevateAccess/Action',
+        'Microsoft.Authorization/roleAssignments/write Microsoft.Authorization/roleAssignments/delete */read\\t',
+      ].join('\\n');
+      const contributorOnly = '*\\tMicrosoft.Authorization/*/Delete Microsoft.Authorization/*/Write Microsoft.Authorization/elevateAccess/Action';
+
+      it('without roleDefinitions/write, stops before creating anything, naming the permission and the useKeyVaultCryptoUserRole alternative', () => {
+        const result = run(['-g', 'rg-new', '-l', 'westeurope', '--infra-only'], env({ AZ_PERMISSIONS: contributorPlusRbacAdmin }));
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/error: the signed-in account lacks Microsoft\.Authorization\/roleDefinitions\/write on subscription 00000000-0000-4000-8000-0000000000aa/);
+        expect(result.stderr).toContain('param useKeyVaultCryptoUserRole = true');
+        expect(calls()).toContainEqual(
+          'rest --method get --url /subscriptions/00000000-0000-4000-8000-0000000000aa/providers/Microsoft.Authorization/permissions?api-version=2022-04-01 ' +
+            "--query value[].[join(' ', actions), join(' ', notActions)] --output tsv",
+        );
+        expect(calls().some((call) => /^(group create|deployment group)/.test(call))).toBe(false);
+      });
+
+      it('checks the existing resource group, and with neither right names both and no alternative', () => {
+        const result = run(['-g', 'rg-test', '--infra-only'], env({ AZ_GROUP_EXISTS: 'true', AZ_PERMISSIONS: contributorOnly }));
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/lacks Microsoft\.Authorization\/roleDefinitions\/write Microsoft\.Authorization\/roleAssignments\/write on resource group rg-test/);
+        expect(result.stderr).not.toContain('useKeyVaultCryptoUserRole');
+        expect(calls().some((call) => call.includes('/resourceGroups/rg-test/providers/Microsoft.Authorization/permissions'))).toBe(true);
+      });
+
+      it('with useKeyVaultCryptoUserRole = true in the parameters file, roleAssignments/write suffices', () => {
+        const dir = mkdtempSync(join(workDir, 'params-'));
+        try {
+          const params = join(dir, 'crypto-user.bicepparam');
+          writeFileSync(params, "using '../main.bicep'\nparam environmentName = readEnvironmentVariable('CMG_ENVIRONMENT_NAME')\nparam useKeyVaultCryptoUserRole = true\n");
+          const result = run(['-g', 'rg-test', '--infra-only', '-p', params, '--admin-audience', 'api://cmg-admin'], env({ AZ_GROUP_EXISTS: 'true', AZ_PERMISSIONS: contributorPlusRbacAdmin }));
+          expect(result.stderr).toBe('');
+          expect(result.status).toBe(0);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+
+      it('--what-if only warns about missing rights', () => {
+        const result = run(['-g', 'rg-test', '--what-if'], env({ AZ_GROUP_EXISTS: 'true', AZ_PERMISSIONS: contributorOnly }));
+        expect(result.status).toBe(0);
+        expect(result.stderr).toMatch(/warning: the signed-in account lacks/);
+      });
+
+      it('a failing az group exists is an error, not "no such group"', () => {
+        const result = run(['-g', 'rg-test', '-l', 'westeurope', '--infra-only'], env({ AZ_GROUP_EXISTS_FAILS: 'ERROR: (ServiceUnavailable) try again' }));
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/could not tell whether resource group rg-test exists \(az group exists exit 1/);
+        expect(calls().some((call) => call.startsWith('group create'))).toBe(false);
+      });
+
+      it('installs the pinned Bicep CLI into az when az has another, and refuses to go on when that does not take', () => {
+        const bicepFile = join(workDir, 'bicep-version');
+        rmSync(bicepFile, { force: true });
+        const installed = run(['-g', 'rg-test', '--what-if'], env({ AZ_GROUP_EXISTS: 'true', AZ_BICEP_VERSION: '0.50.1', AZ_BICEP_FILE: bicepFile, AZ_BICEP_INSTALL_GIVES: '0.49.2' }));
+        expect(installed.status).toBe(0);
+        expect(calls()).toContain('bicep install --version v0.49.2');
+        expect(installed.stdout).toContain('Bicep CLI 0.49.2 (pinned)');
+        // The pin is the version the templates are tested with.
+        expect(readFileSync(join(repoRoot, 'infra', 'tools', 'bicep-cli.csproj'), 'utf8')).toContain('Version="[0.49.2]"');
+
+        writeFileSync(log, '');
+        rmSync(bicepFile, { force: true });
+        const refused = run(['-g', 'rg-test', '--what-if'], env({ AZ_GROUP_EXISTS: 'true', AZ_BICEP_VERSION: '0.50.1', AZ_BICEP_FILE: bicepFile }));
+        expect(refused.status).toBe(1);
+        expect(refused.stderr).toMatch(/Bicep CLI 0\.50\.1, not the pinned 0\.49\.2/);
+        expect(refused.stderr).toContain('az bicep install --version v0.49.2');
+        expect(calls().some((call) => call.startsWith('deployment group'))).toBe(false);
+      });
+    });
+
+    it('over a signing key that existed before the run, warns that the key options were not applied and how to rotate', () => {
+      const result = run(['-g', 'rg-test', '--infra-only', '--key-type', 'EC', '--admin-audience', 'api://cmg-admin'], env({ AZ_GROUP_EXISTS: 'true', AZ_KEY_CREATED: '1700000000' }));
+      expect(result.status).toBe(0);
+      expect(result.stderr).toMatch(/warning: the signing key token-signing in kv-abc existed before this run \(RSA key,\s+created 2023-11-14/);
+      expect(result.stderr).toMatch(/options \(keyType, rsaKeySize, keyRotationTimeAfterCreate, keyExpiryTime\) were not applied/);
+      expect(result.stderr).toContain('az keyvault key rotate --vault-name kv-abc --name token-signing');
+      expect(result.stderr).toContain('az keyvault key rotation-policy update --vault-name kv-abc --name token-signing');
+    });
+
     describe('publishing and the smoke check', () => {
       // The platform's answer while the identity's storage role is still propagating: an HTTP
       // 400 from the deployment endpoint wrapping storage's 403.
@@ -249,7 +417,9 @@ describe('infra/deploy.sh', () => {
       let sleepLog: string;
       let countFile: string;
       let packageZip: string;
-      let standIn: { server: Server; url: string; healthStatus: number };
+      // trustsForwarded: a stand-in whose front end does not append the caller, so the last
+      // X-Forwarded-For entry is whatever the client wrote.
+      let standIn: { server: Server; url: string; healthStatus: number; trustsForwarded: boolean };
 
       beforeAll(async () => {
         const bin = mkdtempSync(join(workDir, 'clock-'));
@@ -267,7 +437,7 @@ describe('infra/deploy.sh', () => {
         writeFileSync(packageZip, 'not really a zip: the stub az never opens it');
 
         // A loopback stand-in of a deployed app, answering like the service does.
-        standIn = { server: createServer(), url: '', healthStatus: 200 };
+        standIn = { server: createServer(), url: '', healthStatus: 200, trustsForwarded: false };
         standIn.server.on('request', (request, response) => {
           const send = (status: number, type: string, body: unknown) => {
             response.writeHead(status, { 'content-type': type });
@@ -279,11 +449,17 @@ describe('infra/deploy.sh', () => {
           } else if (request.url === '/api/.well-known/jwks.json') {
             send(200, 'application/json', { keys: [{ kty: 'RSA', kid: 'k1', n: 'AQAB', e: 'AQAB' }] });
           } else if (request.url === '/api/register/internal' && request.method === 'POST') {
-            send(403, 'application/problem+json', {
-              code: 'network_forbidden',
-              status: 403,
-              detail: 'internal registration is only open to INTERNAL_NETWORKS; the caller 198.51.100.23 is outside them — register with a bulk token instead',
-            });
+            const forwarded = request.headers['x-forwarded-for'];
+            const caller = standIn.trustsForwarded && typeof forwarded === 'string' ? (forwarded.split(',').pop() ?? '').trim() : '198.51.100.23';
+            if (caller.startsWith('203.0.113.')) {
+              send(400, 'application/problem+json', { code: 'invalid_request', status: 400, detail: 'the body has no proof' });
+            } else {
+              send(403, 'application/problem+json', {
+                code: 'network_forbidden',
+                status: 403,
+                detail: `internal registration is only open to INTERNAL_NETWORKS; the caller ${caller} is outside them — register with a bulk token instead`,
+              });
+            }
           } else {
             response.writeHead(404).end();
           }
@@ -301,6 +477,7 @@ describe('infra/deploy.sh', () => {
         writeFileSync(sleepLog, '');
         rmSync(countFile, { force: true });
         standIn.healthStatus = 200;
+        standIn.trustsForwarded = false;
       });
 
       const fakeTime = (extra: Record<string, string> = {}) =>
@@ -386,6 +563,8 @@ describe('infra/deploy.sh', () => {
         expect(result.stdout).toMatch(/INTERNAL_NETWORKS\s+203\.0\.113\.0\/24/);
         expect(result.stdout).toMatch(/this machine, as seen\s+198\.51\.100\.23 \(outside INTERNAL_NETWORKS/);
         expect(result.stderr).toMatch(/if 198\.51\.100\.23 is one of your internal egress addresses/);
+        // The forged entry names the first host of INTERNAL_NETWORKS; the service still saw this machine.
+        expect(result.stdout).toMatch(/forged X-Forwarded-For\s+203\.0\.113\.1 ignored: the service saw the real caller, 198\.51\.100\.23 \(trust model holds\)/);
         expect(calls()).toContain("functionapp config appsettings list --resource-group rg-test --name func-abc --query [?name=='INTERNAL_NETWORKS'].value | [0] --output tsv");
       });
 
@@ -398,6 +577,97 @@ describe('infra/deploy.sh', () => {
         expect(sleeps()[0]).toBe(10);
         expect(sleeps().reduce((sum, seconds) => sum + seconds, 0)).toBeLessThanOrEqual(300);
         expect(calls().some((call) => /^(group create|deployment group create|functionapp deployment)/.test(call))).toBe(false);
+      });
+
+      it('a smoke check whose forged X-Forwarded-For is taken for the caller stops the deployment, saying what to change', async () => {
+        standIn.trustsForwarded = true;
+        const result = await runAsync([...deployArgs, packageZip], fakeTime());
+        expect(result.status).toBe(1);
+        // Without the header the stand-in still names an outside address; with it, it opens up.
+        expect(result.stdout).toMatch(/this machine, as seen\s+198\.51\.100\.23/);
+        expect(result.stdout).toMatch(/forged X-Forwarded-For\s+203\.0\.113\.1 taken: the service saw an address inside INTERNAL_NETWORKS \(trust model broken\)/);
+        expect(result.stderr).toMatch(/error: the service took a forged X-Forwarded-For entry for the caller's address/);
+        expect(result.stderr).toContain("--internal-networks ''");
+        expect(result.stdout).not.toContain('Deployed cmg-token-auth');
+      });
+
+      it('Flex\'s "Failed to fetch host key" after the upload is soft: no retry, the smoke check waits longer for health', async () => {
+        standIn.healthStatus = 503;
+        const result = await runAsync(
+          [...deployArgs, packageZip],
+          fakeTime({ AZ_PUBLISH_FAILURES: '1', AZ_PUBLISH_ERROR: 'ERROR: Failed to fetch host key to check for function app status' }),
+        );
+        expect(publishCalls()).toHaveLength(1);
+        expect(result.stderr).toMatch(/the package is uploaded, but az could not see the host running yet \(Failed to fetch host key/);
+        // The smoke check's own retries, for the longer host_ready_budget (600 s), not 300.
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/health did not answer 200 within 600 s/);
+        expect(sleeps().reduce((sum, seconds) => sum + seconds, 0)).toBeGreaterThan(300);
+      });
+
+      it('the same soft error followed by a healthy app deploys', async () => {
+        const result = await runAsync(
+          [...deployArgs, packageZip],
+          fakeTime({ AZ_PUBLISH_FAILURES: '1', AZ_PUBLISH_ERROR: 'ERROR: Failed to fetch host key to check for function app status' }),
+        );
+        expect(result.status).toBe(0);
+        expect(publishCalls()).toHaveLength(1);
+        expect(result.stdout).toMatch(/health\s+ok/);
+        expect(result.stdout).toContain('Deployed cmg-token-auth');
+      });
+
+      it('az\'s health poll that spins after the upload is stopped after a counted number of checks, then the smoke check runs', async () => {
+        const result = await runAsync([...deployArgs, packageZip], fakeTime({ AZ_PUBLISH_SPINS: '1', CMG_DEPLOY_HOST_CHECK_TRIALS: '6' }));
+        expect(result.stderr).toMatch(/az's health check of the app did not finish after 6 checks \(30 s\); stopped it/);
+        expect(result.status).toBe(0);
+        expect(publishCalls()).toHaveLength(1);
+        // Six counted checks of 5 s (fake time), not az's 900 s timeout.
+        expect(sleeps()).toEqual([5, 5, 5, 5, 5, 5]);
+        expect(result.stdout).toContain('Deployed cmg-token-auth');
+        expect(result.ms).toBeLessThan(10_000);
+      });
+
+      it('a deployment failing on role-definition replication is retried with backoff, then succeeds', async () => {
+        const deployCount = join(clockFile, '..', 'deploy-count');
+        rmSync(deployCount, { force: true });
+        const result = await runAsync(
+          ['-g', 'rg-test', '--infra-only', '--admin-audience', 'api://cmg-admin'],
+          fakeTime({
+            AZ_DEPLOY_COUNT: deployCount,
+            AZ_DEPLOY_FAILURES: '2',
+            AZ_DEPLOY_ERROR:
+              'ERROR: {"code": "RoleDefinitionDoesNotExist", "message": "The specified role definition with ID \'6f0e7b3c\' does not exist."}',
+          }),
+        );
+        expect(result.status).toBe(0);
+        expect(calls().filter((call) => call.startsWith('deployment group create'))).toHaveLength(3);
+        expect(sleeps()).toEqual([30, 60]);
+        expect(result.stderr.match(/still replicating \(RoleDefinitionDoesNotExist\)/g)).toHaveLength(2);
+        expect(result.stdout).toContain('Deployed cmg-token-auth');
+      });
+
+      it.each([
+        ['role definition id not recognized', 'ERROR: Deployment failed. The role definition id not recognized: /subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/y'],
+        ['PrincipalNotFound', 'ERROR: (PrincipalNotFound) Principal 0c1d2e3f does not exist in the directory 4a5b6c7d.'],
+      ])('%s is retried too, and gives up after the budget with what to do', async (_name, error) => {
+        const result = await runAsync(
+          ['-g', 'rg-test', '--infra-only', '--admin-audience', 'api://cmg-admin'],
+          fakeTime({ AZ_DEPLOY_FAILURES: '99', AZ_DEPLOY_ERROR: error, CMG_DEPLOY_REPLICATION_BUDGET: '400' }),
+        );
+        expect(result.status).toBe(1);
+        expect(sleeps().slice(0, 2)).toEqual([30, 60]);
+        expect(result.stderr).toMatch(/gave up deploying after \d+ s and \d+ attempts: ARM still does not see a role definition/);
+        expect(result.stderr).toContain(error);
+      });
+
+      it('any other deployment error fails at once', async () => {
+        const result = await runAsync(
+          ['-g', 'rg-test', '--infra-only'],
+          fakeTime({ AZ_DEPLOY_FAILURES: '1', AZ_DEPLOY_ERROR: 'ERROR: (InvalidTemplate) the template is not valid' }),
+        );
+        expect(result.status).toBe(1);
+        expect(sleeps()).toEqual([]);
+        expect(result.stderr).toMatch(/the deployment failed \(az exit 1, see above\)/);
       });
 
       describe('--smoke against the real local host', () => {
@@ -420,6 +690,8 @@ describe('infra/deploy.sh', () => {
           expect(result.stdout).toMatch(/JWKS\s+[1-9]\d* signing key\(s\)/);
           expect(result.stdout).toMatch(/INTERNAL_NETWORKS\s+10\.0\.0\.0\/8\n/);
           expect(result.stdout).toMatch(/this machine, as seen\s+127\.0\.0\.1 \(outside INTERNAL_NETWORKS: internal registration refused from here\)/);
+          // The local host appends the peer to X-Forwarded-For as Azure's front end does: the trust model holds.
+          expect(result.stdout).toMatch(/forged X-Forwarded-For\s+10\.0\.0\.1 ignored: the service saw the real caller, 127\.0\.0\.1 \(trust model holds\)/);
           // Only the smoke check's calls: nothing deployed, nothing published.
           expect(calls().filter((call) => !call.startsWith('CMG_')).map((call) => call.split(' ').slice(0, 3).join(' '))).toEqual([
             'account show --query',
@@ -433,6 +705,7 @@ describe('infra/deploy.sh', () => {
           const result = await smoke('127.0.0.0/8');
           expect(result.status).toBe(0);
           expect(result.stdout).toMatch(/this machine, as seen\s+inside INTERNAL_NETWORKS: internal registration open from here/);
+          expect(result.stdout).toMatch(/forged X-Forwarded-For\s+192\.0\.2\.1 ignored: the service saw the real caller, inside INTERNAL_NETWORKS/);
         }, 60_000);
       });
     });
@@ -462,7 +735,6 @@ describe('infra/deploy.sh --console-client-id', () => {
   beforeAll(() => {
     ({ log, stubPath } = stubAz('console-bin-', 'console-az.log', [
       'case "$1 $2" in',
-      '  "account show") echo "Test subscription" ;;',
       '  "group exists") echo true ;;',
       '  "group show") echo westeurope ;;',
       '  "ad app") printf "%s\\n" "$AZ_SPA_URIS" ;;',
@@ -502,7 +774,7 @@ describe('infra/deploy.sh --console-client-id', () => {
     const result = deploy('["https://func-abc.azurewebsites.net/api/console/redirect.html"]');
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('is registered');
-    expect(calls().some((call) => call.startsWith('rest '))).toBe(false);
+    expect(calls().some((call) => call.startsWith('rest --method PATCH'))).toBe(false);
   });
 
   it('refuses a client id that is not a GUID, and one without an admin audience', () => {

@@ -28,9 +28,10 @@ param blobEndpoint string
 @description('Required. Name of the container the platform deploys packages from.')
 param deploymentContainerName string
 
-@description('Optional. Node.js major version of the worker (Flex Consumption supports 22 until 2027-04-30).')
+@description('Optional. Node.js major version of the worker: 22 (Flex Consumption supports it until 2027-04-30) or 24.')
 @allowed([
   '22'
+  '24'
 ])
 param nodeVersion string = '22'
 

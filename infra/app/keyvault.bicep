@@ -142,3 +142,9 @@ output keyName string = vault::signingKey.name
 
 @description('Versionless key identifier, such as https://kv-xyz.vault.azure.net/keys/token-signing.')
 output keyUri string = vault::signingKey.properties.keyUri
+
+@description('Creation time of the key (seconds since 1970): earlier than this deployment when the key already existed and its options were left as they were.')
+output keyCreated int = vault::signingKey.properties.attributes.created
+
+@description('Key type of the key as it is in the vault.')
+output keyType string = vault::signingKey.properties.kty

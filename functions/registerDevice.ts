@@ -1,20 +1,29 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { auditedRegistration } from '../shared/audit/registrationAudit.js';
+import { auditedBulkTokenCheck, auditedRegistration } from '../shared/audit/registrationAudit.js';
+import { deviceIdFor } from '../shared/devices/deviceId.js';
 import { bearerCredential } from '../shared/http/bearer.js';
 import { readJsonBody } from '../shared/http/body.js';
 import { handle } from '../shared/runtime/handle.js';
 import { json } from '../shared/http/responses.js';
 import { describedProofRequest } from '../shared/devices/deviceDescription.js';
+import { presentedThumbprint } from '../shared/proof/proofVerifier.js';
 import { tokenTypes } from '../shared/tokens/jws.js';
 
 /** Internet registration: a bulk registration token and a proof by the device's key. */
 export async function registerDevice(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handle(request, context, async ({ verifier, proofs, registration, audit }) => {
+  return handle(request, context, async ({ verifier, proofs, registration, audit, bulkTokens }) => {
     const bulkToken = bearerCredential(request, 'bulk registration token');
     const { proof, device } = await readJsonBody(request, describedProofRequest);
     const claims = await verifier.verify(bulkToken, tokenTypes.bulk, 'bulk registration token');
-    const { certificate } = await proofs.verify(proof, { method: request.method, url: request.url, bearerToken: bulkToken });
     const bulkTokenId = String(claims.jti);
+    // A blocked, expired or used-up token is refused before any proof work (decision 0012).
+    await auditedBulkTokenCheck(audit, request, context, bulkTokenId, () =>
+      bulkTokens.refuseUnusable(bulkTokenId, () => {
+        const thumbprint = presentedThumbprint(proof);
+        return thumbprint === undefined ? undefined : deviceIdFor(thumbprint);
+      }),
+    );
+    const { certificate } = await proofs.verify(proof, { method: request.method, url: request.url, bearerToken: bulkToken });
     const result = await auditedRegistration(audit, request, context, { thumbprint: certificate.thumbprint, details: { registration: 'bulk', bulkTokenId } }, () =>
       registration.registerWithBulkToken(bulkTokenId, certificate, device),
     );

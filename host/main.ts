@@ -87,6 +87,7 @@ async function main(): Promise<void> {
     log: (line) => console.log(line),
     logLevel: (env.LOG_LEVEL as LogLevel | undefined) ?? 'information',
     settings: env,
+    hostSetting: env.HOST,
     ...(adminKey === undefined ? {} : { adminKey }),
   });
   const servers = await listen(listener, env.HOST, port);

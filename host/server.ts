@@ -7,6 +7,7 @@ import { readInvocationBody } from './adminApi.js';
 import { triggerOf, type FunctionRegistration } from './functionsCore.js';
 import { homePageAnswer } from './homePage.js';
 import { MalformedRequest, printable, requestTarget, rpcHttpRequest } from './hostRequest.js';
+import { crossSiteRefusal, foreignHostRefusal } from './localOnly.js';
 import { bodyBytes, httpResult, invokeAsWorker, type InvocationLog, type RpcHttpData } from './invocation.js';
 import { parseSchedule, type Schedule } from './ncrontab.js';
 import { httpRoutes, matchRoute, routePrefix } from './routes.js';
@@ -30,6 +31,8 @@ export interface HostOptions {
    * which main.ts does only when the host listens on loopback alone.
    */
   adminKey?: string;
+  /** The HOST setting: a name requests may carry in Host beside the loopback ones (localOnly.ts). */
+  hostSetting?: string | undefined;
   /** The clock for the timer's schedule status (tests). */
   now?: () => Date;
 }
@@ -94,9 +97,20 @@ export function createRequestListener(registrations: readonly FunctionRegistrati
         return await send(res, problemResponse(new ServiceError('invalid_request', error.message)));
       }
       const method = (req.method ?? 'GET').toUpperCase();
+      // Web pages are kept out: a re-pointed name, or a cross-site request to the admin API.
+      const foreign = foreignHostRefusal(target.host, options.hostSetting);
+      if (foreign) {
+        req.resume();
+        return await send(res, problemResponse(foreign));
+      }
 
       const admin = /^\/admin\/functions\/([^/]+)\/?$/i.exec(target.rawPath);
       if (admin) {
+        const crossSite = crossSiteRefusal(req, target.host);
+        if (crossSite) {
+          req.resume();
+          return await send(res, problemResponse(crossSite));
+        }
         return await runByAdmin(req, res, method, admin[1] ?? '');
       }
 

@@ -1,7 +1,7 @@
 // The module object itself (not an interop copy), so that a spy on its verify sees shared/'s calls.
 import nodeCrypto from 'node:crypto';
 import { createHmac, createPublicKey, generateKeyPairSync, sign, X509Certificate, type KeyObject } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { authenticateDevice } from '../functions/authenticateDevice.js';
 import { blockBulkToken } from '../functions/blockBulkToken.js';
 import { createBulkToken } from '../functions/createBulkToken.js';
 import { listBulkTokens } from '../functions/listBulkTokens.js';
+import { listAudit } from '../functions/listAudit.js';
 import { listDevices } from '../functions/listDevices.js';
 import { registerDevice } from '../functions/registerDevice.js';
 import { registerInternal } from '../functions/registerInternal.js';
@@ -35,7 +36,8 @@ import { problemViolation, tableChanges } from './support/fuzzKit.js';
 import { b64url, certificateBase64, decodeSegment, proofParts, segment, serviceSigned, signProofParts } from './support/jwsForge.js';
 import { bearer, invoke, type Answer, type CallOptions } from './support/invoke.js';
 import { startLocalHost, startLocalHostPair, type LocalHost } from './support/localHost.js';
-import { rawRequest, startInProcessHost, type InProcessHost } from './support/inProcessHost.js';
+import { importFunctionFiles, rawRequest, startInProcessHost, type InProcessHost, type RawAnswer } from './support/inProcessHost.js';
+import { registeredFunctions, triggerOf } from '../host/functionsCore.js';
 import { adminRunCredential } from '../host/server.js';
 import { installTestServices, testAdminKey, testConfig, TestClock, type TestServices } from './support/services.js';
 import { dumpTables } from './support/tables.js';
@@ -382,13 +384,13 @@ describe('bulk registration tokens', () => {
   it('a blocked bulk token: 401 token_blocked (also in registration.test.ts)', async () => {
     const blocked = await newBulkToken();
     await invoke(blockBulkToken, { path: '/x', headers: bearer(testAdminKey), params: { id: blocked.id } });
-    await refused(() => register(blocked.token, deviceB), 401, 'token_blocked', { replayMayGrow: true });
+    await refused(() => register(blocked.token, deviceB), 401, 'token_blocked');
   });
 
   it('a used-up bulk token: 401 token_used_up (also in registration.test.ts)', async () => {
     const once = await newBulkToken({ maxUses: 1 });
     expect((await register(once.token, await createDeviceIdentity('ec'))).status).toBe(201);
-    await refused(() => register(once.token, deviceB), 401, 'token_used_up', { replayMayGrow: true });
+    await refused(() => register(once.token, deviceB), 401, 'token_used_up');
   });
 });
 
@@ -514,6 +516,24 @@ describe('proof replay across two service processes', () => {
     const answers = await Promise.all([post(first, '/api/renew', bearer(token), proof), post(second, '/api/renew', bearer(token), proof)]);
     expect(answers.map((answer) => answer.status).sort()).toEqual([200, 401]);
     expect(answers.find((answer) => answer.status === 401)?.code).toBe('proof_replayed');
+  });
+
+  // The same two processes, for what only `npm start` itself wires up (host/main.ts).
+  it('TRACE /api/health and TRACE /api/no-such-thing on the local host process: the host’s empty 404, not an empty 500 (issue 25)', async () => {
+    const port = Number(new URL(first.url).port);
+    for (const path of ['/api/health', '/api/no-such-thing']) {
+      const answer = await rawRequest(port, `TRACE ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}`);
+      expect({ path, status: answer.status, body: answer.body }).toEqual({ path, status: 404, body: '' });
+    }
+    expect(first.output()).not.toMatch(/Failed|TypeError/);
+  });
+
+  it('Host: evil.example on the local host process: 400 invalid_request; a cross-site POST to its admin API: 403 forbidden (issue 25)', async () => {
+    const port = Number(new URL(second.url).port);
+    const rebound = await rawRequest(port, `GET /api/health HTTP/1.1\r\nHost: evil.example:${port}`);
+    expect({ status: rebound.status, code: (JSON.parse(rebound.body) as { code?: string }).code }).toEqual({ status: 400, code: 'invalid_request' });
+    const crossSite = await rawRequest(port, `POST /admin/functions/purgeExpired HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: https://evil.example\r\nContent-Type: text/plain\r\nContent-Length: 1`, 'x');
+    expect({ status: crossSite.status, code: (JSON.parse(crossSite.body) as { code?: string }).code }).toEqual({ status: 403, code: 'forbidden' });
   });
 });
 
@@ -1000,5 +1020,442 @@ describe('attack review (issue 14): device state folder', () => {
     const after = statSync(dir);
     expect({ uid: after.uid, mode: after.mode }).toEqual({ uid: before.uid, mode: before.mode });
     expect(readdirSync(dir)).not.toContain('token.json');
+  });
+});
+
+describe('attack review (issue 25): bulk-token refusals before proof work, and their audit cap', () => {
+  // A blocked, expired or used-up bulk token is refused on one read of its record, before
+  // the proof is looked at (decision 0012): its holder gets no proof verification, no
+  // replay-cache row, and at most a capped number of audit rows (decision 0009).
+  const admin = bearer(testAdminKey);
+  /** The rows of every table whose name starts with `table` (the replay cache has shards). */
+  const rowsOf = async (table: string) =>
+    Object.entries(await dumpTables(services.config.tablePrefix))
+      .filter(([name]) => name.startsWith(`${services.config.tablePrefix}${table}`))
+      .flatMap(([, rows]) => rows);
+  const garbageProof = (token: string) => invoke(registerDevice, { path: '/api/register', headers: bearer(token), body: { proof: 'not-a-jws' } });
+
+  /** Counts signature verifications (X.509 self-signatures and proofs) while `work` runs. */
+  async function verificationsDuring<T>(work: () => Promise<T>): Promise<{ result: T; verifications: number }> {
+    const selfSignatures = jest.spyOn(X509Certificate.prototype, 'verify');
+    const signatures = jest.spyOn(nodeCrypto, 'verify');
+    try {
+      const result = await work();
+      return { result, verifications: selfSignatures.mock.calls.length + signatures.mock.calls.length };
+    } finally {
+      selfSignatures.mockRestore();
+      signatures.mockRestore();
+    }
+  }
+
+  async function blockedToken(): Promise<{ id: string; token: string }> {
+    const token = await newBulkToken();
+    expect((await invoke(blockBulkToken, { path: '/x', headers: admin, params: { id: token.id } })).status).toBe(200);
+    return token;
+  }
+
+  it('a blocked bulk token with a valid proof: 401 token_blocked, no replay-cache row, no proof signature verified', async () => {
+    const token = await blockedToken();
+    const call = await deviceCall(await createDeviceIdentity('ec'), '/api/register', { bearer: token.token, now: services.clock.now() });
+    // One verification is the bulk token's own signature (its cached verification may make it none).
+    const { verifications } = await verificationsDuring(() => refused(() => invoke(registerDevice, call), 401, 'token_blocked'));
+    expect(verifications).toBeLessThanOrEqual(1);
+  });
+
+  it('a blocked bulk token with a proof that is not even a JWS: 401 token_blocked (the token is refused before the proof is read)', async () => {
+    const token = await blockedToken();
+    await refused(() => garbageProof(token.token), 401, 'token_blocked');
+  });
+
+  it('a used-up bulk token, a new device, a proof that is not even a JWS: 401 token_used_up', async () => {
+    const once = await newBulkToken({ maxUses: 1 });
+    expect((await register(once.token, await createDeviceIdentity('ec'))).status).toBe(201);
+    await refused(() => garbageProof(once.token), 401, 'token_used_up');
+  });
+
+  it('a used-up bulk token, a new device with a valid proof: 401 token_used_up, no replay-cache row', async () => {
+    const once = await newBulkToken({ maxUses: 1 });
+    expect((await register(once.token, await createDeviceIdentity('ec'))).status).toBe(201);
+    await refused(async () => register(once.token, await createDeviceIdentity('ec')), 401, 'token_used_up');
+  });
+
+  it('a used-up bulk token still registers again the device that used it (a repeated registration takes no use): 201', async () => {
+    const once = await newBulkToken({ maxUses: 1 });
+    const device = await createDeviceIdentity('ec');
+    expect((await register(once.token, device)).status).toBe(201);
+    expect((await register(once.token, device)).status).toBe(201);
+  });
+
+  it('a bulk token unblocked again registers at once on this instance: 201', async () => {
+    const token = await blockedToken();
+    await refused(() => garbageProof(token.token), 401, 'token_blocked');
+    expect((await invoke(unblockBulkToken, { path: '/x', headers: admin, params: { id: token.id } })).status).toBe(200);
+    expect((await register(token.token, await createDeviceIdentity('ec'))).status).toBe(201);
+  });
+
+  it('a refusal is remembered 10 s per instance: an unblock on another instance takes effect there after that, a block at once', async () => {
+    const clock = new TestClock(services.clock.now());
+    const other = await createServices(services.config, { clock, signer: services.signer, admin: services.admin });
+    const token = await blockedToken();
+    const onOther = async (work: () => Promise<Answer>) => {
+      useServices(other);
+      try {
+        return await work();
+      } finally {
+        useServices(services);
+      }
+    };
+    const registerOnOther = async () => onOther(async () => invoke(registerDevice, await deviceCall(await createDeviceIdentity('ec'), '/api/register', { bearer: token.token, now: clock.now() })));
+    expect((await registerOnOther()).body.code).toBe('token_blocked');
+    expect((await invoke(unblockBulkToken, { path: '/x', headers: admin, params: { id: token.id } })).status).toBe(200);
+    expect((await registerOnOther()).body.code).toBe('token_blocked');
+    clock.advance(10);
+    expect((await registerOnOther()).status).toBe(201);
+    // Active tokens are never remembered: a block elsewhere refuses at once.
+    expect((await invoke(blockBulkToken, { path: '/x', headers: admin, params: { id: token.id } })).status).toBe(200);
+    expect((await registerOnOther()).body.code).toBe('token_blocked');
+  });
+
+  it('a flood of 1,000 registrations with a blocked bulk token, each with a fresh valid proof: all 401 token_blocked, at most 10 audit rows, no replay-cache row', async () => {
+    const token = await blockedToken();
+    const device = await createDeviceIdentity('ec');
+    const calls = await Promise.all(Array.from({ length: 1000 }, () => deviceCall(device, '/api/register', { bearer: token.token, now: services.clock.now() })));
+    const replayBefore = (await rowsOf('replay')).length;
+    const auditBefore = (await rowsOf(TableAuditStore.tableName)).length;
+    const statuses = new Map<string, number>();
+    for (let i = 0; i < calls.length; i += 25) {
+      const answers = await Promise.all(calls.slice(i, i + 25).map((call) => invoke(registerDevice, call)));
+      for (const answer of answers) statuses.set(`${answer.status} ${String(answer.body.code)}`, (statuses.get(`${answer.status} ${String(answer.body.code)}`) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(statuses)).toEqual({ '401 token_blocked': 1000 });
+    const audit = await rowsOf(TableAuditStore.tableName);
+    const refusalsOfToken = audit.filter((row) => String(row.details ?? '').includes(token.id));
+    expect(refusalsOfToken.length).toBeGreaterThanOrEqual(1);
+    expect(refusalsOfToken.length).toBeLessThanOrEqual(10);
+    expect(audit.length - auditBefore).toBe(refusalsOfToken.length);
+    expect((await rowsOf('replay')).length).toBe(replayBefore);
+  }, 60_000);
+});
+
+describe('attack review (issue 25): token pacing (PROTOCOL.md section 7)', () => {
+  // A device renewing in a loop: only TOKEN_ISSUE_BURST tokens are issued per window; the
+  // rest are 429 rate_limited with Retry-After, make no Key Vault signature and store
+  // nothing but their proof's replay-cache row.
+  const burst = 3;
+  const windowMinutes = 60;
+  let standIn: KeyVaultStandIn;
+  let instance: Services;
+  let clock: TestClock;
+
+  beforeAll(async () => {
+    clock = new TestClock(services.clock.now());
+    standIn = await KeyVaultStandIn.start({ keyType: 'RSA', createdOn: clock.now() - 365 * day, now: () => clock.now() });
+    const signer = await KeyVaultSigner.create({
+      vaultUrl: standIn.url,
+      keyName: standIn.keyName,
+      credential: standIn.credential,
+      refreshIntervalSeconds: 3600,
+      clock,
+      clientOptions: standIn.clientOptions(),
+      warn: () => undefined,
+    });
+    instance = await createServices(testConfig({ TOKEN_ISSUE_BURST: String(burst), TOKEN_ISSUE_WINDOW_MINUTES: String(windowMinutes) }), { clock, signer, admin: services.admin });
+  }, 60_000);
+
+  afterAll(async () => {
+    useServices(services);
+    await standIn?.close();
+  });
+
+  it(`a burst of renewals from one device: ${burst} issued, the rest 429 rate_limited with Retry-After, no signature made and nothing stored for them`, async () => {
+    useServices(instance);
+    try {
+      const device = await createDeviceIdentity('ec');
+      const registered = await invoke(registerInternal, { ...(await deviceCall(device, '/api/register/internal', { now: clock.now() })), headers: { 'x-forwarded-for': '127.0.0.1' } });
+      expect(registered.status).toBe(201);
+      // A whole window later, so the registration's own token is out of the count whatever its shape.
+      clock.advance(windowMinutes * 60 + 1);
+      let token = registered.body.token as string;
+      const renewOnce = async () => invoke(renewDeviceToken, await deviceCall(device, '/api/renew', { bearer: token, now: clock.now() }));
+      for (let i = 0; i < burst; i++) {
+        const renewed = await renewOnce();
+        expect(renewed.status).toBe(200);
+        token = renewed.body.token as string;
+      }
+      const signsBefore = standIn.counts.sign;
+      for (let i = 0; i < 5; i++) {
+        // The proof verified, so its jti takes its place in the replay cache, as for every
+        // refusal after the proof (decision 0012); nothing else is written.
+        const answer = await refusedIn(instance.config.tablePrefix, renewOnce, 429, 'rate_limited', { replayMayGrow: true });
+        const retryAfter = Number(answer.headers.get('retry-after'));
+        expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= windowMinutes * 60).toBe(true);
+      }
+      expect(standIn.counts.sign).toBe(signsBefore);
+    } finally {
+      useServices(services);
+    }
+  }, 60_000);
+});
+
+describe('attack review (issue 25): TRACE and methods the library cannot represent', () => {
+  let host: InProcessHost;
+
+  beforeAll(async () => {
+    useServices(services);
+    host = await startInProcessHost();
+  });
+
+  afterAll(async () => {
+    await host?.close();
+  });
+
+  it('no function lists a method @azure/functions cannot build a request for (TRACE, CONNECT)', async () => {
+    await importFunctionFiles();
+    const unrepresentable: string[] = [];
+    for (const registration of registeredFunctions()) {
+      const trigger = triggerOf(registration);
+      for (const method of trigger?.type === 'httpTrigger' ? (trigger.methods ?? []) : []) {
+        try {
+          new Request('http://localhost/', { method });
+        } catch {
+          unrepresentable.push(`${registration.name}: ${method}`);
+        }
+      }
+    }
+    expect(unrepresentable).toEqual([]);
+  });
+
+  it.each(['/api/health', '/api/devices', '/api/no-such-thing', '/api'])('TRACE %s through the local host: the host’s empty 404 (no function takes it), nothing logged as failed', async (path) => {
+    host.logs.length = 0;
+    const answer = await rawRequest(host.port, `TRACE ${path} HTTP/1.1\r\nHost: 127.0.0.1:${host.port}`);
+    expect({ status: answer.status, body: answer.body }).toEqual({ status: 404, body: '' });
+    expect(host.logs.filter((line) => /Failed|error/.test(line))).toEqual([]);
+  });
+});
+
+describe('attack review (issue 25): DNS rebinding and cross-site requests to the local host', () => {
+  // A page on evil.example whose name is re-pointed at 127.0.0.1 reaches the local host with
+  // `Host: evil.example`; a page anywhere can send a simple cross-site POST to it.
+  let host: InProcessHost;
+  let named: InProcessHost;
+
+  beforeAll(async () => {
+    useServices(services);
+    host = await startInProcessHost();
+    // As main.ts configures it for HOST=devbox.example.
+    named = await startInProcessHost({ hostSetting: 'devbox.example' });
+  });
+
+  afterAll(async () => {
+    await Promise.all([host?.close(), named?.close()]);
+  });
+
+  async function refusedRaw(port: number, head: string, body: string, status: number, code: string): Promise<RawAnswer> {
+    const before = await dumpTables(services.config.tablePrefix);
+    const answer = await rawRequest(port, head, body);
+    expect({ status: answer.status, type: answer.headers['content-type'] }).toEqual({ status, type: 'application/problem+json' });
+    expect(JSON.parse(answer.body)).toMatchObject({ status, code });
+    expect(tableChanges(before, await dumpTables(services.config.tablePrefix), services.config.tablePrefix)).toEqual([]);
+    return answer;
+  }
+
+  async function internalRegistration(): Promise<string> {
+    const call = await deviceCall(await createDeviceIdentity('ec'), '/api/register/internal', { now: services.clock.now() });
+    return JSON.stringify(call.body);
+  }
+
+  it('POST /api/register/internal with Host: evil.example (a rebound name): 400 invalid_request, no token, nothing stored', async () => {
+    const body = await internalRegistration();
+    const answer = await refusedRaw(host.port, `POST /api/register/internal HTTP/1.1\r\nHost: evil.example:${host.port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}`, body, 400, 'invalid_request');
+    expect(JSON.parse(answer.body).detail).toMatch(/evil\.example/);
+  });
+
+  it.each(['evil.example', 'localhost.evil.example', '127.0.0.1.nip.io', 'devbox.example'])('GET /api/health with Host: %s on a loopback host: 400 invalid_request', async (name) => {
+    await refusedRaw(host.port, `GET /api/health HTTP/1.1\r\nHost: ${name}:${host.port}`, '', 400, 'invalid_request');
+  });
+
+  it.each(['localhost', 'LOCALHOST', '127.0.0.1', '[::1]'])('GET /api/health with Host: %s (a loopback name): 200', async (name) => {
+    expect((await rawRequest(host.port, `GET /api/health HTTP/1.1\r\nHost: ${name}:${host.port}`)).status).toBe(200);
+  });
+
+  it('the configured HOST name is accepted beside the loopback names, and nothing else', async () => {
+    expect((await rawRequest(named.port, `GET /api/health HTTP/1.1\r\nHost: devbox.example:${named.port}`)).status).toBe(200);
+    expect((await rawRequest(named.port, `GET /api/health HTTP/1.1\r\nHost: localhost:${named.port}`)).status).toBe(200);
+    await refusedRaw(named.port, `GET /api/health HTTP/1.1\r\nHost: evil.example:${named.port}`, '', 400, 'invalid_request');
+  });
+
+  it('POST /admin/functions/purgeExpired with Host: evil.example: 400 invalid_request, the purge does not run', async () => {
+    host.logs.length = 0;
+    await refusedRaw(host.port, `POST /admin/functions/purgeExpired HTTP/1.1\r\nHost: evil.example:${host.port}\r\nContent-Length: 0`, '', 400, 'invalid_request');
+    expect(host.logs.filter((line) => /purgeExpired/.test(line))).toEqual([]);
+  });
+
+  it.each([
+    ['Origin: https://evil.example, text/plain (a simple cross-site POST)', 'Origin: https://evil.example\r\nContent-Type: text/plain', 403, 'forbidden'],
+    ['Origin: https://evil.example, no body', 'Origin: https://evil.example', 403, 'forbidden'],
+    ['Origin: null (a sandboxed page)', 'Origin: null', 403, 'forbidden'],
+    ['Sec-Fetch-Site: cross-site, no Origin', 'Sec-Fetch-Site: cross-site', 403, 'forbidden'],
+    ['Sec-Fetch-Site: same-site (another port of this machine)', 'Sec-Fetch-Site: same-site', 403, 'forbidden'],
+  ])('POST /admin/functions/purgeExpired, %s: refused, the purge does not run', async (_name, headers, status, code) => {
+    host.logs.length = 0;
+    await refusedRaw(host.port, `POST /admin/functions/purgeExpired HTTP/1.1\r\nHost: 127.0.0.1:${host.port}\r\n${headers}\r\nContent-Type: application/json\r\nContent-Length: 2`, '{}', status, code);
+    expect(host.logs.filter((line) => /purgeExpired/.test(line))).toEqual([]);
+  });
+
+  it.each(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x'])(
+    'POST /admin/functions/purgeExpired with the body a simple cross-site request can carry (%s), no Origin: the host’s empty 415, the purge does not run',
+    async (type) => {
+      host.logs.length = 0;
+      const before = await dumpTables(services.config.tablePrefix);
+      const answer = await rawRequest(host.port, `POST /admin/functions/purgeExpired HTTP/1.1\r\nHost: 127.0.0.1:${host.port}\r\nContent-Type: ${type}\r\nContent-Length: 2`, '{}');
+      expect({ status: answer.status, body: answer.body }).toEqual({ status: 415, body: '' });
+      expect(tableChanges(before, await dumpTables(services.config.tablePrefix), services.config.tablePrefix)).toEqual([]);
+      expect(host.logs.filter((line) => /purgeExpired/.test(line))).toEqual([]);
+    },
+  );
+
+  it('POST /admin/functions/purgeExpired from curl (no Origin, a JSON body) or from the host’s own origin: 202', async () => {
+    const origin = `http://127.0.0.1:${host.port}`;
+    const json = { 'content-type': 'application/json' };
+    expect((await fetch(`${origin}/admin/functions/purgeExpired`, { method: 'POST', headers: json, body: '{}' })).status).toBe(202);
+    expect((await fetch(`${origin}/admin/functions/purgeExpired`, { method: 'POST', headers: { ...json, origin, 'sec-fetch-site': 'same-origin' }, body: '{}' })).status).toBe(202);
+  });
+});
+
+describe('attack review (issue 25): forged list continuations', () => {
+  const admin = bearer(testAdminKey);
+  const forged = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
+  const listWith = (continuation: string) => invoke(listDevices, { method: 'GET', path: `/api/devices?continuation=${encodeURIComponent(continuation)}`, headers: admin });
+  const auditWith = (continuation: string) => invoke(listAudit, { method: 'GET', path: `/api/audit?continuation=${encodeURIComponent(continuation)}`, headers: admin });
+
+  it.each([
+    ['nextRowKey an object', { nextPartitionKey: 'a', nextRowKey: {} }],
+    ['nextRowKey an array', { nextPartitionKey: 'a', nextRowKey: [1] }],
+    ['nextRowKey a number', { nextPartitionKey: 'a', nextRowKey: 1 }],
+    ['nextRowKey null', { nextPartitionKey: 'a', nextRowKey: null }],
+    ['nextPartitionKey an object', { nextPartitionKey: {}, nextRowKey: 'device' }],
+    ['another key beside them', { nextPartitionKey: 'a', nextRowKey: 'device', filter: "PartitionKey ne ''" }],
+    ['a 1,100-character nextPartitionKey', { nextPartitionKey: 'a'.repeat(1100), nextRowKey: 'device' }],
+    ['an array', [1]],
+    ['an empty object', {}],
+    ['a string', 'nextPartitionKey'],
+  ])('GET /api/devices with a continuation whose %s: 400 invalid_request naming continuation', async (_name, value) => {
+    const answer = await refused(() => listWith(forged(value)), 400, 'invalid_request');
+    expect(answer.body.detail).toMatch(/continuation/);
+  });
+
+  it('GET /api/devices with a continuation a previous page returned: 200', async () => {
+    const first = await invoke(listDevices, { method: 'GET', path: '/api/devices?limit=1', headers: admin });
+    expect(first.status).toBe(200);
+    if (first.body.continuation !== undefined) expect((await listWith(first.body.continuation as string)).status).toBe(200);
+    // Without rows after the first, a hand-made one of the right shape still reads.
+    expect((await listWith(forged({ nextPartitionKey: 'a', nextRowKey: 'device' }))).status).toBe(200);
+  });
+
+  it.each([
+    ['r an object', { d: '2026-01-01', r: {} }],
+    ['d an array', { d: ['2026-01-01'] }],
+    ['another key', { d: '2026-01-01', x: 1 }],
+    ['an array', [1]],
+  ])('GET /api/audit with a continuation whose %s: 400 invalid_request naming continuation', async (_name, value) => {
+    const answer = await refused(() => auditWith(Buffer.from(JSON.stringify(value)).toString('base64url')), 400, 'invalid_request');
+    expect(answer.body.detail).toMatch(/continuation/);
+  });
+});
+
+describe('attack review (issue 25): a state folder reached through a folder others can write', () => {
+  // Whoever can write to any folder on the way to the state folder can swap what comes after
+  // it (a symlink, or the folder itself), so every folder from the state folder up is checked.
+  const tokenState = {
+    url: 'http://127.0.0.1:1/',
+    deviceId: '7d3f4a52-1111-4222-8333-944455566677',
+    token: 'a.b.c',
+    expiresAt: '2030-01-01T00:00:00.000Z',
+    renewAfter: '2029-11-01T00:00:00.000Z',
+    registration: 'bulk' as const,
+  };
+
+  async function refusal(attempt: Promise<unknown>): Promise<string> {
+    const error = await attempt.then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(Error);
+    return errorLine('cmg-client', error);
+  }
+
+  /** base/ (0700) holding a private state folder base/real/state and a folder base/shared of `mode`. */
+  function layout(sharedMode: number): { base: string; real: string; shared: string } {
+    const base = mkdtempSync(join(tmpdir(), 'cmg-state-parents-'));
+    const real = join(base, 'real', 'state');
+    mkdirSync(real, { recursive: true, mode: 0o700 });
+    chmodSync(join(base, 'real'), 0o700);
+    const shared = join(base, 'shared');
+    mkdirSync(shared);
+    chmodSync(shared, sharedMode);
+    return { base, real, shared };
+  }
+
+  it('a symlink to a private state folder, inside a world-writable non-sticky folder: refused naming that folder, nothing written', async () => {
+    const { real, shared } = layout(0o777);
+    symlinkSync(real, join(shared, 'link'));
+    const line = await refusal(new DeviceState(join(shared, 'link')).saveToken(tokenState));
+    expect(line).toMatch(new RegExp(`refusing the state folder: .*${shared.replace(/[/.]/g, '\\$&')} .*writable by group and others \\(mode 0777\\)`));
+    expect(readdirSync(real)).toEqual([]);
+  });
+
+  it('the same symlink read from: refused before the token is read', async () => {
+    const { real, shared } = layout(0o777);
+    writeFileSync(join(real, 'token.json'), JSON.stringify(tokenState), { mode: 0o600 });
+    symlinkSync(real, join(shared, 'link'));
+    expect(await refusal(new DeviceState(join(shared, 'link')).loadToken())).toMatch(/refusing the state folder: .*writable by group and others/);
+  });
+
+  it('a private state folder inside a world-writable non-sticky folder (no symlink): refused', async () => {
+    const { shared } = layout(0o777);
+    const dir = join(shared, 'state');
+    mkdirSync(dir, { mode: 0o700 });
+    expect(await refusal(new DeviceState(dir).saveToken(tokenState))).toMatch(/refusing the state folder: .*writable by group and others \(mode 0777\)/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a private state folder two levels below a group-writable folder: refused', async () => {
+    const { shared } = layout(0o775);
+    const dir = join(shared, 'mine', 'state');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(join(shared, 'mine'), 0o700);
+    expect(await refusal(new DeviceState(dir).saveToken(tokenState))).toMatch(/writable by group \(mode 0775\)/);
+  });
+
+  it('a state folder to be created inside a world-writable non-sticky folder: refused, nothing created', async () => {
+    const { shared } = layout(0o777);
+    expect(await refusal(new DeviceState(join(shared, 'new', 'state')).saveToken(tokenState))).toMatch(/writable by group and others/);
+    expect(readdirSync(shared)).toEqual([]);
+  });
+
+  it('a symlink inside a root-owned sticky folder that belongs to another user: refused', async () => {
+    const { real, shared } = layout(0o1777);
+    const link = join(shared, 'link');
+    symlinkSync(real, link);
+    // The symlink's owner may replace it in a sticky folder: as root, hand it to "nobody".
+    if (process.getuid?.() !== 0) return;
+    lchownSync(link, 65534, 65534);
+    expect(await refusal(new DeviceState(link).saveToken(tokenState))).toMatch(/refusing the state folder: .*link.* belongs to user 65534/);
+  });
+
+  it('a state folder inside a sticky world-writable folder owned by another user (its owner may replace it): refused', async () => {
+    if (process.getuid?.() !== 0) return;
+    const { shared } = layout(0o1777);
+    chownSync(shared, 65534, 65534);
+    const dir = join(shared, 'state');
+    mkdirSync(dir, { mode: 0o700 });
+    expect(await refusal(new DeviceState(dir).saveToken(tokenState))).toMatch(/belongs to user 65534/);
+  });
+
+  it('a private state folder under the root-owned sticky temporary folder, or reached by a private symlink: accepted', async () => {
+    const { base, real } = layout(0o755);
+    await new DeviceState(real).saveToken(tokenState);
+    symlinkSync(real, join(base, 'link'));
+    expect(await new DeviceState(join(base, 'link')).loadToken()).toEqual(tokenState);
   });
 });

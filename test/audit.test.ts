@@ -17,7 +17,7 @@ import { createDeviceIdentity, thumbprintOf, type DeviceIdentity } from '../cli/
 import { EntraAdminAuthorizer } from '../shared/admin/entraAdminAuthorizer.js';
 import type { AuditEntry } from '../shared/audit/auditEntry.js';
 import { anonymousActor } from '../shared/audit/auditEntry.js';
-import { AuditTrail, auditLogPrefix, RefusalCap } from '../shared/audit/auditTrail.js';
+import { AuditTrail, auditLogPrefix, RefusalCap, RegistrationRefusalCaps } from '../shared/audit/auditTrail.js';
 import { ServiceError } from '../shared/errors.js';
 import { openApiDocument } from '../shared/openapi/openApiDocument.js';
 import { maxQueriesPerPage, TableAuditStore } from '../shared/audit/tableAuditStore.js';
@@ -171,6 +171,37 @@ describe('the audit trail of admin actions', () => {
   });
 });
 
+describe('the caps on refused-registration entries', () => {
+  it('per bulk token and per instance: a burst each, the next stored one of a token counts its skipped ones; successes are never capped', async () => {
+    const services = await installTestServices();
+    const caps = new RegistrationRefusalCaps(new RefusalCap(5, 1), () => new RefusalCap(2, 1 / 60));
+    const trail = new AuditTrail(new TableAuditStore(services.tables), services.clock, new RefusalCap(), caps);
+    const logged: string[] = [];
+    const call = { actor: anonymousActor, callerAddress: undefined, invocationId: 'cap', log: { info: (line: unknown) => void logged.push(String(line)), error: () => undefined } };
+    const refuse = (bulkTokenId: string | undefined) =>
+      trail.registration(call, { outcome: 'refused', status: 401, code: 'token_blocked', details: bulkTokenId === undefined ? { registration: 'internal' } : { registration: 'bulk', bulkTokenId } });
+    for (let i = 0; i < 6; i++) await refuse('token-a'); // 2 stored (the token's burst), 4 skipped
+    for (let i = 0; i < 6; i++) await refuse(undefined); // 3 stored (what is left of the instance's 5), 3 skipped
+    await refuse('token-b'); // the instance's cap is spent: skipped, and counted for token-b
+    await trail.registration(call, { outcome: 'succeeded', status: 201, deviceId: 'd', details: { registration: 'internal' } });
+    services.clock.advance(60);
+    await refuse('token-a');
+    await refuse('token-b');
+    const stored = (await trail.list({ from: services.clock.now() * 1000 - 86_400_000, to: services.clock.now() * 1000 + 86_400_000, action: 'device.register', limit: 100, continuation: undefined })).items;
+    expect(stored.map((entry) => [entry.outcome, entry.details?.bulkTokenId ?? null, entry.details?.suppressed ?? 0])).toEqual([
+      ['refused', 'token-b', 1],
+      ['refused', 'token-a', 4],
+      ['succeeded', null, 0],
+      ['refused', null, 0],
+      ['refused', null, 0],
+      ['refused', null, 0],
+      ['refused', 'token-a', 0],
+      ['refused', 'token-a', 0],
+    ]);
+    expect(logged.filter((line) => line.includes('"recorded":false'))).toHaveLength(8);
+  });
+});
+
 describe('the per-instance cap on refused-request entries', () => {
   it('stores a burst, then about one a second, and the next stored refusal counts the skipped ones', async () => {
     const services = await installTestServices();
@@ -201,7 +232,7 @@ describe('the audit trail of device registrations', () => {
     services = await installTestServices({ env: { APPROVAL_MODE: 'manual' } });
   });
 
-  it('records bulk registrations with the bulk token, refusals after a valid proof, and not what fails before it', async () => {
+  it('records bulk registrations with the bulk token, refusals of a blocked token (before its proof is looked at), and not what fails before that', async () => {
     const created = await invoke(createBulkToken, { path: '/api/bulk-tokens', headers: admin, body: {} });
     const token = created.body.token as string;
     const bulkTokenId = created.body.id as string;
@@ -209,19 +240,22 @@ describe('the audit trail of device registrations', () => {
     const registered = await registerBulk(services, token, device);
     expect(registered.status).toBe(201);
     expect(auditLines(registered)).toHaveLength(1);
+    // A forged bulk token, and a bad proof with a good one, are refused before anything is recorded.
+    expect((await registerBulk(services, `${token.slice(0, -4)}AAAA`)).status).toBe(401);
+    expect((await invoke(registerDevice, { path: '/api/register', headers: bearer(token), body: { proof: 'x.y.z' } })).status).toBe(400);
     await invoke(blockBulkToken, { path: `/api/bulk-tokens/${bulkTokenId}/block`, headers: admin, params: { id: bulkTokenId } });
     services.clock.advance(1);
     const blocked = await registerBulk(services, token);
     expect(blocked.status).toBe(401);
-    // A forged bulk token and a bad proof are refused before anything is recorded.
-    expect((await registerBulk(services, `${token.slice(0, -4)}AAAA`)).status).toBe(401);
-    expect((await invoke(registerDevice, { path: '/api/register', headers: bearer(token), body: { proof: 'x.y.z' } })).status).toBe(400);
 
     const entries = await auditEntries({ action: 'device.register' });
     expect(entries.map((entry) => [entry.outcome, entry.status, entry.code])).toEqual([
       ['refused', 401, 'token_blocked'],
       ['succeeded', 201, undefined],
     ]);
+    // The blocked token's holder is not a verified device yet: anonymous, named by the token.
+    expect(entries[0]).toMatchObject({ actor: { kind: 'anonymous' }, details: { registration: 'bulk', bulkTokenId } });
+    expect(entries[0]?.target).toBeUndefined();
     expect(entries[1]).toMatchObject({
       actor: { kind: 'device', name: registered.body.deviceId },
       target: { kind: 'device', id: registered.body.deviceId },

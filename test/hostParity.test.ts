@@ -107,7 +107,8 @@ beforeAll(async () => {
     };
     return invocation;
   };
-  host = await startInProcessHost({ settings: { PURGE_SCHEDULE: '0 17 * * * *', PARITY_SCHEDULE: '0 */5 * * * *' } });
+  // HOST names the one non-loopback name a test sends (Example.test), which the local host then answers to.
+  host = await startInProcessHost({ settings: { PURGE_SCHEDULE: '0 17 * * * *', PARITY_SCHEDULE: '0 */5 * * * *' }, hostSetting: 'example.test' });
 });
 
 afterAll(async () => {

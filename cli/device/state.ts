@@ -35,7 +35,8 @@ export function defaultStateDir(env: Record<string, string | undefined> = proces
  * The state folder: created 0700 when cmg-client creates it, every file in it 0600, every
  * write atomic. An existing folder is never changed: one writable by group or others, or
  * owned by another user, is refused before anything is read from it or written to it —
- * whoever can write there could swap the device's key or token.
+ * whoever can write there could swap the device's key or token. So is one reached through
+ * a folder (or symlink) others can change (shared/fs/privateFile.ts).
  */
 export class DeviceState {
   constructor(readonly dir: string) {}
@@ -118,7 +119,7 @@ export class DeviceState {
       if (!(error instanceof UnsafeFolderError)) throw error;
       const hint =
         error.reason === 'writable-by-others'
-          ? `use a folder only you can write to: chmod go-w ${this.dir}, or pass --state <a new folder> (cmg-client creates it 0700)`
+          ? `use a folder only you can write to, on a path only you (or root) can change: chmod go-w ${error.dir}, or pass --state <a new folder> (cmg-client creates it 0700)`
           : error.reason === 'other-owner'
             ? 'run cmg-client as that user, or pass --state <a folder of yours>'
             : 'pass --state <a folder>';

@@ -47,7 +47,10 @@ export interface AuditDetails {
   maxUses?: number;
   /** For `admin.refused`: "METHOD /api/path", without the query. */
   route?: string;
-  /** For `admin.refused`: refusals this instance did not store just before this one (rate cap). */
+  /**
+   * For `admin.refused` and refused `device.register`: refusals this instance did not store
+   * just before this one (rate cap; for a bulk registration, those of the same bulk token).
+   */
   suppressed?: number;
 }
 

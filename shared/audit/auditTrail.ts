@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { BoundedCache } from '../cache/boundedCache.js';
 import { nowMs, type Clock } from '../clock.js';
 import { ServiceError, UnavailableError } from '../errors.js';
 import {
@@ -61,9 +62,7 @@ export class RefusalCap {
 
   /** Undefined when over the cap; else how many refusals were skipped since the last stored one. */
   take(now: number): number | undefined {
-    if (this.last !== undefined) this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
-    this.last = now;
-    if (this.tokens < 1) {
+    if (!this.ready(now)) {
       this.skipped++;
       return undefined;
     }
@@ -71,6 +70,61 @@ export class RefusalCap {
     const skipped = this.skipped;
     this.skipped = 0;
     return skipped;
+  }
+
+  /** Whether `take` would store one now; takes nothing. */
+  ready(now: number): boolean {
+    if (this.last !== undefined) this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
+    this.last = now;
+    return this.tokens >= 1;
+  }
+
+  /** Counts a refusal another cap kept out, for the next stored one's `suppressed`. */
+  skip(): void {
+    this.skipped++;
+  }
+}
+
+/**
+ * Refused registrations are capped like refused admin requests, in two ways at once: per
+ * instance (a burst of 100, then 1 a second, a bucket of their own so a device-side flood
+ * cannot crowd out the admin refusals' entries) and, for bulk registrations, per bulk token
+ * (a burst of 10, then 1 a minute). A leaked token that was blocked thus adds at most about
+ * 70 rows an hour per instance however fast its holder sends, and each stored refusal says
+ * how many of that token's were skipped before it (`details.suppressed`).
+ */
+export class RegistrationRefusalCaps {
+  private readonly perToken: BoundedCache<string, RefusalCap>;
+
+  constructor(
+    private readonly instance = new RefusalCap(100, 1),
+    private readonly tokenCap: () => RefusalCap = () => new RefusalCap(10, 1 / 60),
+    // Bulk tokens are few (an administrator creates each); beyond this the oldest bucket goes.
+    tokens = 1000,
+  ) {
+    this.perToken = new BoundedCache(tokens);
+  }
+
+  /** As RefusalCap.take; the skipped count is the token's own for a bulk registration. */
+  take(now: number, bulkTokenId: string | undefined): number | undefined {
+    let token: RefusalCap | undefined;
+    if (bulkTokenId !== undefined) {
+      token = this.perToken.get(bulkTokenId);
+      if (token === undefined) {
+        token = this.tokenCap();
+        this.perToken.set(bulkTokenId, token);
+      }
+      if (!token.ready(now)) {
+        token.skip();
+        return undefined;
+      }
+    }
+    const skipped = this.instance.take(now);
+    if (skipped === undefined) {
+      token?.skip();
+      return undefined;
+    }
+    return token === undefined ? skipped : token.take(now);
   }
 }
 
@@ -87,6 +141,7 @@ export class AuditTrail {
     private readonly store: AuditStore,
     private readonly clock: Clock,
     private readonly refusals = new RefusalCap(),
+    private readonly registrationRefusals = new RegistrationRefusalCaps(),
   ) {}
 
   list(query: AuditQuery): Promise<AuditPage> {
@@ -133,7 +188,10 @@ export class AuditTrail {
     await this.recordAfterTheFact(call, skipped > 0 ? { ...entry, details: { route, suppressed: skipped } } : entry);
   }
 
-  /** A device registration's outcome. Never throws: a device is not refused for the trail. */
+  /**
+   * A device registration's outcome. Never throws: a device is not refused for the trail.
+   * Refusals are capped (RegistrationRefusalCaps); past the cap they get their log line only.
+   */
   async registration(
     call: AuditCall,
     what: { outcome: AuditOutcome; status: number; code?: string; deviceId?: string; details: AuditDetails },
@@ -144,7 +202,13 @@ export class AuditTrail {
       ...(what.deviceId === undefined ? {} : { target: { kind: 'device', id: what.deviceId } }),
       details: what.details,
     });
-    await this.recordAfterTheFact(call, entry);
+    if (what.outcome !== 'refused') return this.recordAfterTheFact(call, entry);
+    const skipped = this.registrationRefusals.take(Date.parse(entry.time), what.details.bulkTokenId);
+    if (skipped === undefined) {
+      call.log.info(line(entry, false, 'over the cap on refused-registration entries (per bulk token and per instance)'));
+      return;
+    }
+    await this.recordAfterTheFact(call, skipped > 0 ? { ...entry, details: { ...what.details, suppressed: skipped } } : entry);
   }
 
   private async recordAfterTheFact(call: AuditCall, entry: AuditEntry): Promise<void> {

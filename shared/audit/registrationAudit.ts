@@ -3,7 +3,7 @@ import { deviceIdFor } from '../devices/deviceId.js';
 import type { RegistrationResult } from '../devices/registrationService.js';
 import { ServiceError } from '../errors.js';
 import { callerAddress } from '../network/clientAddress.js';
-import type { AuditDetails } from './auditEntry.js';
+import { anonymousActor, type AuditDetails } from './auditEntry.js';
 import type { AuditTrail } from './auditTrail.js';
 
 /**
@@ -36,4 +36,31 @@ export async function auditedRegistration(
   if (result.kind === 'issued') await record('succeeded', 201);
   else if (result.first) await record('pending', 202);
   return result;
+}
+
+/**
+ * Runs the check that refuses a blocked, expired, used-up or unknown bulk token before the
+ * proof is looked at, and records such a refusal: the token's signature verified, so its
+ * holder is the one who was given it (or whoever it leaked to), which an administrator
+ * wants to know after blocking it. The device is not known yet (its proof is unchecked), so
+ * the actor is anonymous; the entry names the bulk token and the caller's address. These
+ * entries are capped per token and per instance (AuditTrail.registration), so a flood with
+ * a blocked token stores a handful of rows, not one per request.
+ */
+export async function auditedBulkTokenCheck(
+  trail: AuditTrail,
+  request: HttpRequest,
+  context: InvocationContext,
+  bulkTokenId: string,
+  check: () => Promise<void>,
+): Promise<void> {
+  try {
+    await check();
+  } catch (error) {
+    if (error instanceof ServiceError && error.status < 500) {
+      const call = { actor: anonymousActor, callerAddress: callerAddress(request), invocationId: context.invocationId, log: context };
+      await trail.registration(call, { outcome: 'refused', status: error.status, code: error.code, details: { registration: 'bulk', bulkTokenId } });
+    }
+    throw error;
+  }
 }

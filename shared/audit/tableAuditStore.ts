@@ -128,7 +128,8 @@ function decodeContinuation(token: string, firstDay: string, lastDay: string): {
   } catch {
     decoded = undefined;
   }
-  if (typeof decoded === 'object' && decoded !== null) {
+  // Exactly {d, r?}: another key or an array is not something this service wrote.
+  if (typeof decoded === 'object' && decoded !== null && !Array.isArray(decoded) && Object.keys(decoded).every((key) => key === 'd' || key === 'r')) {
     const { d, r } = decoded as { d?: unknown; r?: unknown };
     const dayOk = typeof d === 'string' && dayPattern.test(d) && d >= firstDay && d <= lastDay && auditPartition(Date.parse(`${d}T00:00:00.000Z`)) === d;
     const rowOk = r === undefined || (typeof r === 'string' && rowKeyPattern.test(r));

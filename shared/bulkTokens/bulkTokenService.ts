@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { BoundedCache } from '../cache/boundedCache.js';
 import { isoTime, type Clock } from '../clock.js';
 import { ServiceError } from '../errors.js';
 import { signJwt, tokenTypes } from '../tokens/jws.js';
@@ -44,6 +45,22 @@ const maxConcurrentRetries = 50;
 /** One transaction holds the record's update and at most 99 use rows. */
 const maxUsesPerTransaction = 99;
 
+/**
+ * How long an instance keeps answering a refused bulk token (blocked, expired, used up,
+ * unknown) from memory rather than reading its record again. A refusal is never let through
+ * by it (an active token is never remembered); an unblock on another instance takes effect
+ * here within this time, on this instance at once.
+ */
+export const refusalMemorySeconds = 10;
+
+/** A refused token remembered: why, and until when (clock seconds). */
+interface RememberedRefusal {
+  error: ServiceError;
+  /** Used up: a device that already used the token may still register again. */
+  usedUp: boolean;
+  until: number;
+}
+
 interface Caller {
   admit: () => void;
   refuse: (error: unknown) => void;
@@ -57,6 +74,8 @@ interface AdmissionQueue {
 
 export class BulkTokenService {
   private readonly admissions = new Map<string, AdmissionQueue>();
+  // Bounded: only tokens this service signed get here (their signature verified first).
+  private readonly refusals = new BoundedCache<string, RememberedRefusal>(1000);
 
   constructor(
     private readonly store: BulkTokenStore,
@@ -103,6 +122,7 @@ export class BulkTokenService {
 
   async setBlocked(id: string, blocked: boolean): Promise<{ id: string; status: BulkTokenStatus }> {
     const record = await this.update(id, (current) => ({ ...current, blocked }));
+    this.refusals.delete(id);
     return { id, status: bulkTokenStatus(record, this.clock.now()) };
   }
 
@@ -126,6 +146,44 @@ export class BulkTokenService {
     throw new ServiceError('unavailable', 'the bulk registration token is being updated by many requests at once; retry', {
       retryAfterSeconds: 1,
     });
+  }
+
+  /**
+   * Refuses a bulk token (its signature already verified) that cannot admit the device
+   * presenting it - blocked, expired, used up, or no longer known - before the request's
+   * proof is looked at: no proof verification, no replay-cache row, no use (decision 0012).
+   * It costs one point read of the token's record, or none while a refusal is remembered
+   * (`refusalMemorySeconds`). A used-up token still admits again a device that used it (a
+   * repeated registration takes no use): that costs one more point read, of that device's
+   * use row, for `presentedDeviceId` - the device id of the certificate the proof carries,
+   * not verified yet, which is enough to choose between "refuse now" and "check the proof".
+   *
+   * What the answer tells: only the token's status, to its holder, who learns the same
+   * after the proof today; a token whose signature does not verify never gets here.
+   */
+  async refuseUnusable(id: string, presentedDeviceId: () => string | undefined): Promise<void> {
+    const now = this.clock.now();
+    let refusal = this.refusals.get(id);
+    if (refusal === undefined || refusal.until <= now) {
+      refusal = undefined;
+      try {
+        const record = this.usable((await this.store.get(id))?.value, id);
+        if (record.maxUses !== undefined && record.uses >= record.maxUses) refusal = { error: usedUp(record.maxUses), usedUp: true, until: now + refusalMemorySeconds };
+      } catch (error) {
+        if (!(error instanceof ServiceError) || error.status >= 500) throw error;
+        refusal = { error, usedUp: false, until: now + refusalMemorySeconds };
+      }
+      if (refusal === undefined) {
+        this.refusals.delete(id);
+        return;
+      }
+      this.refusals.set(id, refusal);
+    }
+    if (refusal.usedUp) {
+      const deviceId = presentedDeviceId();
+      if (deviceId !== undefined && (await this.store.hasUse(id, deviceId))) return;
+    }
+    throw refusal.error;
   }
 
   /**
@@ -184,10 +242,7 @@ export class BulkTokenService {
         const record = this.usable(current?.value, id);
         const room = record.maxUses === undefined ? rest.length : Math.max(0, record.maxUses - record.uses);
         // First come, first admitted: the queue keeps arrival order.
-        settle(
-          rest.slice(room),
-          new ServiceError('token_used_up', `the bulk registration token has been used by its ${record.maxUses ?? 0} allowed devices`),
-        );
+        settle(rest.slice(room), usedUp(record.maxUses ?? 0));
         rest = rest.slice(0, room);
         if (rest.length === 0) return;
         try {
@@ -237,6 +292,10 @@ export class BulkTokenService {
       description: record.description ?? null,
     };
   }
+}
+
+function usedUp(maxUses: number): ServiceError {
+  return new ServiceError('token_used_up', `the bulk registration token has been used by its ${maxUses} allowed devices`);
 }
 
 function pause(milliseconds: number): Promise<void> {

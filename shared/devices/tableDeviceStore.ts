@@ -243,16 +243,27 @@ function ignoreStatus(status: number): (error: unknown) => void {
   };
 }
 
+/** Table Storage keys are at most 1 KiB (of UTF-16): a longer one was never the service's. */
+const maxKeyLength = 1024;
+
 /**
- * The SDK decodes a continuation token without checking it; one that a caller garbled must
- * be a 400, not an exception. Its format is base64 JSON {nextPartitionKey, nextRowKey?}.
+ * The SDK decodes a continuation token without checking it and sends its parts as query
+ * parameters; one that a caller garbled or forged must be a 400, not an exception. It is
+ * base64 JSON of exactly {nextPartitionKey, nextRowKey?}, both strings of a key's length;
+ * anything else - another type, another key, an array - is refused whole.
  */
 function checkContinuation(token: string): void {
+  let decoded: unknown;
   try {
-    const decoded = JSON.parse(Buffer.from(token, 'base64').toString('latin1')) as { nextPartitionKey?: unknown };
-    if (typeof decoded.nextPartitionKey === 'string') return;
+    decoded = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
   } catch {
-    // falls through to the error below
+    decoded = undefined;
+  }
+  if (typeof decoded === 'object' && decoded !== null && !Array.isArray(decoded)) {
+    const { nextPartitionKey, nextRowKey } = decoded as { nextPartitionKey?: unknown; nextRowKey?: unknown };
+    const isKey = (value: unknown) => typeof value === 'string' && value.length <= maxKeyLength;
+    const onlyKnownKeys = Object.keys(decoded).every((name) => name === 'nextPartitionKey' || name === 'nextRowKey');
+    if (onlyKnownKeys && isKey(nextPartitionKey) && (nextRowKey === undefined || isKey(nextRowKey))) return;
   }
   throw new ServiceError('invalid_request', 'continuation must be the value a previous page returned');
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import type { Stats } from 'node:fs';
+import { link, lstat, mkdir, open, readlink, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 
 /**
  * Files that hold keys and tokens: created 0600 from the first byte (never readable by
@@ -78,10 +79,17 @@ export class UnsafeFolderError extends Error {
 /**
  * Checks a folder that holds keys without changing it: it must be a folder, owned by this
  * user, and writable by nobody else (whoever can write there can swap a key or a token).
- * Returns false when it does not exist. On Windows, where POSIX modes mean nothing, only
- * "is a folder" is checked.
+ * So must be every folder on the way to it, up to the root, and every symlink followed on
+ * the way: whoever can write to a folder on the way can put another folder, or a symlink to
+ * one, in place of the next step. Those folders may belong to root as well as to this user,
+ * and a root-owned sticky folder (/tmp) may be writable by all: there only an entry's owner
+ * can rename or remove it. Returns false when the folder does not exist (after checking the
+ * folders on the way to where it would be made). On Windows, where POSIX modes mean nothing,
+ * only "is a folder" is checked.
  */
 export async function checkPrivateFolder(dir: string): Promise<boolean> {
+  const uid = process.platform === 'win32' ? undefined : process.getuid?.();
+  if (uid !== undefined) await checkTheWayTo(dir, uid);
   let info;
   try {
     info = await stat(dir);
@@ -90,16 +98,73 @@ export async function checkPrivateFolder(dir: string): Promise<boolean> {
     throw error;
   }
   if (!info.isDirectory()) throw new UnsafeFolderError(dir, 'not-a-folder', `${dir} is not a folder`);
-  if (process.platform === 'win32') return true;
-  const uid = process.getuid?.();
-  if (uid !== undefined && info.uid !== uid) {
+  if (uid === undefined) return true;
+  if (info.uid !== uid) {
     throw new UnsafeFolderError(dir, 'other-owner', `${dir} belongs to user ${info.uid}, not to this user (${uid})`);
   }
-  const writers = [info.mode & 0o020 ? 'group' : '', info.mode & 0o002 ? 'others' : ''].filter(Boolean);
-  if (writers.length > 0) {
-    throw new UnsafeFolderError(dir, 'writable-by-others', `${dir} is writable by ${writers.join(' and ')} (mode ${(info.mode & 0o7777).toString(8).padStart(4, '0')})`);
-  }
+  const writers = writersOf(info);
+  if (writers !== undefined) throw new UnsafeFolderError(dir, 'writable-by-others', `${dir} is writable by ${writers}`);
   return true;
+}
+
+/** "group", "others" or both, with the mode; undefined when only the owner can write. */
+function writersOf(info: Stats): string | undefined {
+  const writers = [info.mode & 0o020 ? 'group' : '', info.mode & 0o002 ? 'others' : ''].filter(Boolean);
+  return writers.length === 0 ? undefined : `${writers.join(' and ')} (mode ${(info.mode & 0o7777).toString(8).padStart(4, '0')})`;
+}
+
+/** Symlinks followed on the way before giving up, as the kernel's own limit (ELOOP). */
+const maxLinks = 40;
+
+/**
+ * Walks `dir` from the root one name at a time, following symlinks as the kernel does, and
+ * checks each folder it passes through before the last one, and each symlink, as above.
+ * Stops quietly where the path does not exist (yet) or is not a folder: the caller's own
+ * check of the last step reports that.
+ */
+async function checkTheWayTo(dir: string, uid: number): Promise<void> {
+  const target = resolve(dir);
+  const pending = target.split(sep).filter((part) => part !== '');
+  let current: string = sep;
+  let links = 0;
+  const refuse = (path: string, reason: 'other-owner' | 'writable-by-others', what: string) => {
+    throw new UnsafeFolderError(path, reason, `${path} (on the way to ${dir}) ${what}`);
+  };
+  const check = (path: string, info: Stats) => {
+    if (info.uid !== uid && info.uid !== 0) refuse(path, 'other-owner', `belongs to user ${info.uid}, not to this user (${uid}) or root`);
+    const writers = writersOf(info);
+    const stickyOfRoot = info.uid === 0 && (info.mode & 0o1000) !== 0;
+    if (writers !== undefined && !(info.isDirectory() && stickyOfRoot)) refuse(path, 'writable-by-others', `is writable by ${writers}`);
+  };
+  check(current, await stat(current));
+  while (pending.length > 0) {
+    const part = pending.shift() as string;
+    if (part === '.') continue;
+    if (part === '..') {
+      current = dirname(current);
+      continue;
+    }
+    const next = join(current, part);
+    let info: Stats;
+    try {
+      info = await lstat(next);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      throw error;
+    }
+    if (info.isSymbolicLink()) {
+      if (++links > maxLinks) throw new UnsafeFolderError(dir, 'not-a-folder', `${dir} is reached through more than ${maxLinks} symlinks`);
+      if (info.uid !== uid && info.uid !== 0) refuse(`the symlink ${next}`, 'other-owner', `belongs to user ${info.uid}, not to this user (${uid}) or root`);
+      const destination = await readlink(next);
+      if (isAbsolute(destination)) current = sep;
+      pending.unshift(...destination.split(sep).filter((piece) => piece !== ''));
+      continue;
+    }
+    if (!info.isDirectory()) return;
+    current = next;
+    // The last folder is the state folder itself, which the caller holds to a stricter rule.
+    if (pending.length > 0) check(current, info);
+  }
 }
 
 /**

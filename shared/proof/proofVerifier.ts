@@ -120,6 +120,20 @@ export class ProofVerifier {
   }
 }
 
+/**
+ * The thumbprint of the certificate a proof carries, as sent - decoded, hashed, neither
+ * parsed nor verified - or undefined when the proof has none to give. For choosing what to
+ * check next, never for trusting: only `verify` says the proof is the certificate's.
+ */
+export function presentedThumbprint(proof: string): string | undefined {
+  if (proof.length > maxProofLength) return undefined;
+  try {
+    return presentedCertificate(decodeProtectedHeader(proof).x5c).thumbprint;
+  } catch {
+    return undefined;
+  }
+}
+
 interface ProofClaims {
   htm: string;
   htu: string;

@@ -6,7 +6,8 @@ import functions, { type HttpRequest as HttpRequestType, type HttpResponseInit, 
 import type { DeviceIdentity } from '../cli/device/identity.js';
 import { provideFunctionsCore } from '../host/coreShim.js';
 import { loadConfig } from '../shared/config.js';
-import { createServices, useServices } from '../shared/services.js';
+import { useServices } from '../shared/runtime/processServices.js';
+import { createServices } from '../shared/services.js';
 import { oversizedExponentKey, rsaIdentity } from '../testkit/attackCertificates.js';
 import { registerInProcess, threadCpuMicros } from './authenticateStages.js';
 import type { BenchAzurite } from './azuriteWorker.js';

@@ -2,7 +2,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { HttpRequest } from '@azure/functions';
 import { loadConfig } from '../shared/config.js';
 import { ServiceError } from '../shared/errors.js';
-import { createAdminAuthorizer } from '../shared/services.js';
+import { createAdminAuthorizer } from '../shared/admin/adminKeyPolicy.js';
 import { TestClock } from './support/services.js';
 
 const adminKey = 'k'.repeat(40);

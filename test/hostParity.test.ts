@@ -3,7 +3,7 @@ import { getProgrammingModel } from '../host/functionsCore.js';
 import { formatPeer } from '../host/hostRequest.js';
 import { callerAddress } from '../shared/network/clientAddress.js';
 import { createDeviceIdentity, signProof } from '../cli/device/identity.js';
-import { resetServices } from '../shared/services.js';
+import { resetServices } from '../shared/runtime/processServices.js';
 import { rawRequest, startInProcessHost, type InProcessHost } from './support/inProcessHost.js';
 import { startLocalHost } from './support/localHost.js';
 import { installTestServices, testAdminKey } from './support/services.js';

@@ -440,7 +440,7 @@ describe('infra/deploy.sh', () => {
 });
 
 describe('.funcignore', () => {
-  it('keeps tests, infra, local data, Azurite files, bench, docs and source maps out of the package', () => {
+  it('names tests, infra, local data, Azurite files, bench, docs and source maps (test/package.test.ts checks the package itself)', () => {
     const patterns = readFileSync(join(repoRoot, '.funcignore'), 'utf8')
       .split('\n')
       .map((line) => line.trim())

@@ -35,7 +35,7 @@ describe('choosing the admin authorizer', () => {
     expect(await outcome(allowed.authorize(request(adminKey)))).toBe('allowed');
   });
 
-  it('in Azure, says the admin key is refused because the app runs there, and names the Entra ID way in (issue 12 item 6)', async () => {
+  it('in Azure, says the admin key is refused because the app runs there, and names the Entra ID way in', async () => {
     const azure = { WEBSITE_SITE_NAME: 'func-abc' };
     const detailOf = async (config: ReturnType<typeof loadConfig>) =>
       createAdminAuthorizer(config, new TestClock(), azure)

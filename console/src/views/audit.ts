@@ -4,7 +4,7 @@ import { auditActions, type Api, type AuditEntry } from '../api.js';
 import { announce, clearError, showError } from '../announce.js';
 
 const pageSize = 50;
-/** A page may be empty yet carry a continuation (AUDIT-CONTRACT.md): follow a few before showing it. */
+/** A page may be empty yet carry a continuation (README, "The audit trail": a page's size is a cap, not a promise): follow a few before showing it. */
 const maxEmptyPagesFollowed = 5;
 
 // Every known outcome has a colour; a newer service may send one this console does not know.

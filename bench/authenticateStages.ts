@@ -13,7 +13,8 @@ import { checkDeviceCertificate, DeviceCertificateChecker } from '../shared/proo
 import { verifyCompactJws } from '../shared/proof/jwsSignature.js';
 import { proofRequest } from '../shared/proof/proofRequest.js';
 import { TableReplayCache } from '../shared/proof/replayCache.js';
-import { createServices, useServices, type Services } from '../shared/services.js';
+import { useServices } from '../shared/runtime/processServices.js';
+import { createServices, type Services } from '../shared/services.js';
 import { tokenTypes } from '../shared/tokens/jws.js';
 import { TokenVerifier } from '../shared/tokens/verifier.js';
 import type { BenchAzurite } from './azuriteWorker.js';

@@ -1,4 +1,4 @@
-import { guidPattern } from '../shared/http/params.js';
+import { guidPattern } from '../shared/guid.js';
 import { usageError } from './cliError.js';
 
 /**

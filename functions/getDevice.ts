@@ -1,9 +1,9 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { ServiceError } from '../shared/errors.js';
+import { guidPattern } from '../shared/guid.js';
 import { handleAdmin } from '../shared/runtime/adminHandle.js';
 import { json } from '../shared/http/responses.js';
 
-const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** base64url of a SHA-256 digest, without padding. */
 const thumbprint = /^[A-Za-z0-9_-]{43}$/;
 /** Hex SHA-1 of the certificate: the thumbprint Windows shows, in either case. */
@@ -14,7 +14,7 @@ export async function getDevice(request: HttpRequest, context: InvocationContext
   return handleAdmin(request, context, async ({ services: { deviceAdmin } }) => {
     const id = request.params.id ?? '';
     let found;
-    if (guid.test(id)) found = await deviceAdmin.get({ deviceId: id.toLowerCase() });
+    if (guidPattern.test(id)) found = await deviceAdmin.get({ deviceId: id.toLowerCase() });
     else if (thumbprint.test(id)) found = await deviceAdmin.get({ thumbprint: id });
     else if (thumbprintSha1.test(id)) found = await deviceAdmin.get({ thumbprintSha1: id.toUpperCase() });
     else {

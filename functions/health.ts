@@ -2,7 +2,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { ServiceError } from '../shared/errors.js';
 import { handle } from '../shared/runtime/handle.js';
 import { problemResponse } from '../shared/http/problem.js';
-import { configurationProblems } from '../shared/services.js';
+import { configurationProblems } from '../shared/runtime/processServices.js';
 import { json } from '../shared/http/responses.js';
 
 export async function health(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

@@ -1,6 +1,7 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { describePurge } from '../shared/purge/purgeSummary.js';
-import { getServices, MisconfiguredError } from '../shared/services.js';
+import { MisconfiguredError } from '../shared/errors.js';
+import { getServices } from '../shared/runtime/processServices.js';
 
 export async function purgeExpired(timer: Timer, context: InvocationContext): Promise<void> {
   if (timer.isPastDue) {

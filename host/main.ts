@@ -4,10 +4,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LogLevel } from '@azure/functions';
-import { ConfigError, configWarnings, loadConfig, type Config } from '../shared/config.js';
+import { ConfigError, configWarnings, defaultPurgeSchedule, loadConfig, type Config } from '../shared/config.js';
 import { createPrivateFileOnce } from '../shared/fs/privateFile.js';
 import { localAdminKeyFile, localDataDir } from '../shared/localDataDir.js';
-import { createServices, useServices } from '../shared/services.js';
+import { useServices } from '../shared/runtime/processServices.js';
+import { createServices } from '../shared/services.js';
 import { startAzurite, type RunningAzurite } from './azurite.js';
 import { provideFunctionsCore } from './coreShim.js';
 import { registeredFunctions } from './functionsCore.js';
@@ -121,8 +122,6 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
-/** What README's configuration table gives as PURGE_SCHEDULE's default: hourly, at minute 17. */
-const defaultPurgeSchedule = '0 17 * * * *';
 
 /** Loopback only by default (IPv4 and IPv6): the admin key is printed, so the host is not exposed. */
 async function listen(

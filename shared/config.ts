@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cidrProblem, privateSpacesOf } from './network/cidr.js';
+import { guidPattern } from './guid.js';
 import { defaultReplayShards, maxReplayShards } from './proof/replayShardCount.js';
 
 /**
@@ -10,7 +11,6 @@ import { defaultReplayShards, maxReplayShards } from './proof/replayShardCount.j
 const signingAlgs = ['RS256', 'PS256', 'ES256'] as const;
 export type SigningAlg = (typeof signingAlgs)[number];
 
-const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const optionalText = z
   .string()
@@ -30,6 +30,9 @@ function wholeNumberText(min: number, max: number) {
     .transform(Number)
     .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 }
+
+/** PURGE_SCHEDULE's default: hourly, at minute 17 (the local host and infra/main.bicep use the same; test/defaults.test.ts checks). */
+export const defaultPurgeSchedule = '0 17 * * * *';
 
 const schema = z
   .object({
@@ -72,7 +75,7 @@ const schema = z
     TENANT_ID: z
       .string()
       .transform((value) => value.toLowerCase())
-      .pipe(z.string().regex(guid, 'must be a GUID'))
+      .pipe(z.string().regex(guidPattern, 'must be a GUID'))
       .default('00000000-0000-0000-0000-000000000000'),
     TABLE_PREFIX: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,19}$/, 'must be letters and digits, starting with a letter').default('cmg'),
     // Admin credentials in Azure: Entra ID access tokens for ADMIN_AUDIENCE with ADMIN_APP_ROLE.
@@ -86,7 +89,7 @@ const schema = z
       z
         .string()
         .transform((value) => value.toLowerCase())
-        .pipe(z.string().regex(guid, 'must be the application (client) id, a GUID'))
+        .pipe(z.string().regex(guidPattern, 'must be the application (client) id, a GUID'))
         .optional(),
     ),
     CONSOLE_API_SCOPE: optionalText.pipe(
@@ -99,7 +102,7 @@ const schema = z
       .string()
       .trim()
       .regex(/^(\S+\s+){5}\S+$/, 'must be a six-field NCRONTAB expression such as "0 0 * * * *"')
-      .default('0 17 * * * *'),
+      .default(defaultPurgeSchedule),
     PURGE_TIME_BUDGET_SECONDS: wholeNumberText(10, 3_600).default(240),
     BULK_TOKEN_RETENTION_DAYS: wholeNumberText(0, 3_650).default(30),
     DEVICE_RETENTION_DAYS: wholeNumberText(0, 3_650).default(7),
@@ -149,6 +152,13 @@ const schema = z
 
 /** Every variable the service reads. */
 export const configVariables = Object.keys(schema.shape) as readonly string[];
+
+/** What a setting is when it is not set, as the service reads it; undefined when it has no default. */
+export function settingDefault(name: string): unknown {
+  const setting = (schema.shape as Record<string, z.ZodType | undefined>)[name];
+  const read = setting?.safeParse(undefined);
+  return read?.success ? read.data : undefined;
+}
 
 /**
  * Variables that only make sense on a developer's machine or in tests; the others are what
@@ -268,6 +278,6 @@ export function configWarnings(config: Config): string[] {
  * docs/deployment.md exposes. A v2 audience is the bare client id, whose App ID URI is api://<id>.
  */
 export function defaultConsoleScope(adminAudience: string): string {
-  const appIdUri = guid.test(adminAudience.toLowerCase()) ? `api://${adminAudience.toLowerCase()}` : adminAudience.replace(/\/+$/, '');
+  const appIdUri = guidPattern.test(adminAudience.toLowerCase()) ? `api://${adminAudience.toLowerCase()}` : adminAudience.replace(/\/+$/, '');
   return `${appIdUri}/user_impersonation`;
 }

@@ -64,3 +64,13 @@ export class UnavailableError extends ServiceError {
     this.name = 'UnavailableError';
   }
 }
+
+/** The ServiceError every route answers while the configuration is invalid. */
+export class MisconfiguredError extends ServiceError {
+  constructor(readonly settings: readonly string[]) {
+    super('misconfigured', `the service's settings are invalid (${settings.join(', ')}); the operator must correct them`, {
+      retryAfterSeconds: 60,
+    });
+    this.name = 'MisconfiguredError';
+  }
+}

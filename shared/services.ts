@@ -1,11 +1,10 @@
 import { azureCredential } from './azureCredential.js';
-import { AdminKeyAuthorizer, EitherAdminAuthorizer, type AdminAuthorizer } from './admin/adminAuthorizer.js';
-import { EntraAdminAuthorizer } from './admin/entraAdminAuthorizer.js';
+import type { AdminAuthorizer } from './admin/adminAuthorizer.js';
+import { createAdminAuthorizer } from './admin/adminKeyPolicy.js';
 import { BulkTokenService } from './bulkTokens/bulkTokenService.js';
 import { TableBulkTokenStore } from './bulkTokens/tableBulkTokenStore.js';
 import { systemClock, type Clock } from './clock.js';
-import { ConfigError, configWarnings, loadConfig, type Config } from './config.js';
-import { ServiceError } from './errors.js';
+import type { Config } from './config.js';
 import { LocalKeySigner } from './signing/localKeySigner.js';
 import type { TokenSigner } from './signing/signer.js';
 import { TableService } from './storage/tableService.js';
@@ -27,7 +26,8 @@ import { TableAuditStore } from './audit/tableAuditStore.js';
 
 /**
  * The composition root: the one place that picks adapters from configuration. Handlers ask
- * for `getServices()` and never construct an adapter themselves.
+ * for the process's services (shared/runtime/processServices.ts) and never construct an
+ * adapter themselves.
  */
 export interface Services {
   readonly config: Config;
@@ -87,42 +87,6 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   };
 }
 
-/**
- * Entra ID access tokens when ADMIN_AUDIENCE is set; the admin key when ADMIN_KEY is set,
- * except in Azure (the platform sets WEBSITE_SITE_NAME), where a shared key is refused
- * unless ALLOW_ADMIN_KEY_IN_AZURE says otherwise.
- */
-export function createAdminAuthorizer(config: Config, clock: Clock, env: Record<string, string | undefined> = process.env): AdminAuthorizer {
-  const keyRefused = adminKeyRefusedInAzure(config, env);
-  const entra = config.adminAudience
-    ? new EntraAdminAuthorizer({ tenantId: config.tenantId, audience: config.adminAudience, appRole: config.adminAppRole, clock })
-    : undefined;
-  if (keyRefused) {
-    // Said exactly, with the way in: "set ADMIN_KEY" would send the operator the wrong way.
-    const entraWay = config.adminAudience
-      ? `an access token for ${config.adminAudience} with the app role ${config.adminAppRole} (az account get-access-token --resource ${config.adminAudience})`
-      : `an access token for the API's audience with the app role ${config.adminAppRole}; ADMIN_AUDIENCE is not set yet (docs/deployment.md)`;
-    const refusedKey = new AdminKeyAuthorizer(
-      undefined,
-      `the admin key is refused because the app runs in Azure (ALLOW_ADMIN_KEY_IN_AZURE is not true); sign in with Microsoft Entra ID: ${entraWay}`,
-    );
-    return entra ? new EitherAdminAuthorizer(refusedKey, entra) : refusedKey;
-  }
-  const adminKey = config.adminKey;
-  if (entra && adminKey !== undefined) return new EitherAdminAuthorizer(new AdminKeyAuthorizer(adminKey), entra);
-  return entra ?? new AdminKeyAuthorizer(adminKey);
-}
-
-/** In Azure (the platform sets WEBSITE_SITE_NAME) the admin key is refused unless ALLOW_ADMIN_KEY_IN_AZURE. */
-function adminKeyRefusedInAzure(config: Config, env: Record<string, string | undefined>): boolean {
-  return env.WEBSITE_SITE_NAME !== undefined && !config.allowAdminKeyInAzure;
-}
-
-/** The admin key the service accepts: none where it is refused in Azure. */
-export function acceptedAdminKey(config: Config, env: Record<string, string | undefined> = process.env): string | undefined {
-  return adminKeyRefusedInAzure(config, env) ? undefined : config.adminKey;
-}
-
 async function createSigner(config: Config, clock: Clock): Promise<TokenSigner> {
   if (config.keyVault) {
     // Loaded only when configured: @azure/keyvault-keys is never used locally.
@@ -137,70 +101,4 @@ async function createSigner(config: Config, clock: Clock): Promise<TokenSigner> 
     });
   }
   return LocalKeySigner.open(config.localDataDir, config.signingAlg ?? 'RS256');
-}
-
-let current: Promise<Services> | undefined;
-let configFailure: ConfigError | undefined;
-
-/**
- * The process's services, built from the environment on first use — as the Functions worker
- * loads the function files before any request, a bad setting shows up here, at the first
- * request, never at start-up. It then stays: app settings do not change under a running
- * instance (changing them restarts it), so every later call fails the same way, at once.
- * The failure is a `misconfigured` ServiceError (503) naming the bad settings, never their
- * values; `onMisconfigured` runs once per instance so the log names them once.
- */
-export function getServices(onMisconfigured?: (error: ConfigError) => void): Promise<Services> {
-  if (!current && !configFailure) {
-    let config: Config;
-    try {
-      config = loadConfig();
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      configFailure = error;
-      onMisconfigured?.(error);
-      return Promise.reject(misconfigured(error));
-    }
-    // Functions captures the console into the app's logs: once per process, at first use.
-    for (const warning of configWarnings(config)) console.warn(`warning: ${warning}`);
-    const created = createServices(config);
-    current = created;
-    // A failed start (say, an unreadable key file) is not kept, so the next request retries.
-    created.catch(() => {
-      if (current === created) current = undefined;
-    });
-  }
-  if (configFailure) return Promise.reject(misconfigured(configFailure));
-  return current as Promise<Services>;
-}
-
-/** The ServiceError every route answers while the configuration is invalid. */
-export class MisconfiguredError extends ServiceError {
-  constructor(readonly settings: readonly string[]) {
-    super('misconfigured', `the service's settings are invalid (${settings.join(', ')}); the operator must correct them`, {
-      retryAfterSeconds: 60,
-    });
-    this.name = 'MisconfiguredError';
-  }
-}
-
-function misconfigured(error: ConfigError): MisconfiguredError {
-  return new MisconfiguredError(error.settings);
-}
-
-/** The problems of the current configuration, one line per bad setting (names, never values). */
-export function configurationProblems(): readonly string[] {
-  return configFailure?.problems ?? [];
-}
-
-/** Installs services built elsewhere: the local host at start-up, and tests. */
-export function useServices(services: Services | Promise<Services>): void {
-  current = Promise.resolve(services);
-  configFailure = undefined;
-}
-
-/** Forgets the services and any configuration failure, so the next use reads the environment again (tests). */
-export function resetServices(): void {
-  current = undefined;
-  configFailure = undefined;
 }

@@ -2,7 +2,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { HttpRequest } from '@azure/functions';
 import { loadConfig } from '../shared/config.js';
 import { ServiceError } from '../shared/errors.js';
-import { createAdminAuthorizer } from '../shared/services.js';
+import { createAdminAuthorizer } from '../shared/admin/adminKeyPolicy.js';
 import { TestClock } from './support/services.js';
 
 const adminKey = 'k'.repeat(40);
@@ -35,7 +35,7 @@ describe('choosing the admin authorizer', () => {
     expect(await outcome(allowed.authorize(request(adminKey)))).toBe('allowed');
   });
 
-  it('in Azure, says the admin key is refused because the app runs there, and names the Entra ID way in (issue 12 item 6)', async () => {
+  it('in Azure, says the admin key is refused because the app runs there, and names the Entra ID way in', async () => {
     const azure = { WEBSITE_SITE_NAME: 'func-abc' };
     const detailOf = async (config: ReturnType<typeof loadConfig>) =>
       createAdminAuthorizer(config, new TestClock(), azure)

@@ -26,7 +26,8 @@ import { deviceIdFor } from '../shared/devices/deviceId.js';
 import { DeviceTokenIssuer } from '../shared/devices/deviceTokens.js';
 import { NetworkSet } from '../shared/network/cidr.js';
 import { DeviceCertificateChecker } from '../shared/proof/certificate.js';
-import { createServices, useServices, type Services } from '../shared/services.js';
+import { useServices } from '../shared/runtime/processServices.js';
+import { createServices, type Services } from '../shared/services.js';
 import { KeyVaultSigner } from '../shared/signing/keyVaultSigner.js';
 import { KeyVaultStandIn } from './support/keyVaultStandIn.js';
 import { DeviceState } from '../cli/device/state.js';
@@ -537,8 +538,8 @@ describe('proof replay across two service processes', () => {
   });
 });
 
-describe('attack review (issue 14): local host', () => {
-  // Issue 14 item 4: the local host answered these with 500; each must be a 400 problem+json
+describe('hostile input: local host', () => {
+  // The local host once answered these with 500; each must be a 400 problem+json
   // (or, for the admin endpoint off loopback, a 401), with nothing run. In process, over HTTP,
   // through the listener npm start serves (test/support/inProcessHost.ts).
   let open: InProcessHost;
@@ -615,7 +616,7 @@ describe('attack review (issue 14): local host', () => {
   });
 });
 
-describe('attack review (issue 14): proofs, keys, revocation, networks', () => {
+describe('hostile input: proofs, keys, revocation, networks', () => {
   /** Runs `work` with `instance` as the process's services (what the handlers use), then puts the file's own back. */
   async function on<T>(instance: Services, work: () => Promise<T>): Promise<T> {
     useServices(instance);
@@ -928,7 +929,7 @@ describe('attack review (issue 14): proofs, keys, revocation, networks', () => {
   });
 });
 
-describe('attack review (issue 14): device state folder', () => {
+describe('hostile input: device state folder', () => {
   // cmg-client keeps the device key and token in its state folder. Whoever can write there
   // can swap them, so a folder writable by group or others, or owned by another user, is
   // refused with one line; a folder cmg-client creates is 0700; an existing folder's mode is

@@ -11,7 +11,7 @@ import { closedPort } from './support/closedPort.js';
 import { projectRoot } from './support/localHost.js';
 
 /**
- * The command-line contract of both CLIs (issue 16), run through the BUILT tools
+ * The command-line contract of both CLIs, run through the BUILT tools
  * (dist/cli/*.js, as `npx` runs them) as child processes: every mistake a user can make on
  * the command line exits 2 with one line on stderr naming it and what to do, no stack, and
  * nothing written (the working folder, HOME and the state folder are compared before and

@@ -970,7 +970,7 @@ describe('fuzz: public endpoints (JWKS, health, OpenAPI)', () => {
   );
 });
 
-describe('fuzz: the local host\'s Host header and percent-escapes (issue 14)', () => {
+describe('fuzz: the local host\'s Host header and percent-escapes', () => {
   // Over raw HTTP to the listener npm start serves, in this process: every answer is a
   // problem+json whose code matches its status, or the Functions host's own empty 404 for a
   // path no function takes, or its admin API's empty 400/415 for a body it cannot bind

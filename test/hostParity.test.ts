@@ -4,13 +4,13 @@ import { homePageAnswer } from '../host/homePage.js';
 import { formatPeer } from '../host/hostRequest.js';
 import { callerAddress } from '../shared/network/clientAddress.js';
 import { createDeviceIdentity, signProof } from '../cli/device/identity.js';
-import { resetServices } from '../shared/services.js';
+import { resetServices } from '../shared/runtime/processServices.js';
 import { rawRequest, startInProcessHost, type InProcessHost } from './support/inProcessHost.js';
 import { startLocalHost } from './support/localHost.js';
 import { installTestServices, testAdminKey } from './support/services.js';
 
 /**
- * What passes locally passes in Azure (issue 12): one test per point where the Functions host
+ * What passes locally passes in Azure: one test per point where the Functions host
  * and the Node.js worker shape what a function sees or what the caller gets. Each request goes
  * over HTTP through the local host's listener (the one `npm start` serves); each expected value
  * is the host's or the library's behaviour, with its source named in the test — not this
@@ -122,7 +122,7 @@ async function problem(response: Response): Promise<Record<string, unknown>> {
   return (await response.json()) as Record<string, unknown>;
 }
 
-describe('routing (issue 12 item 1)', () => {
+describe('routing', () => {
   // The host treats a route's methods as a constraint (WebScriptHostHttpRoutesManager:
   // HttpMethodRouteConstraint) and tries routes in function-name order (FunctionMetadataManager
   // orders by name; WebJobsRouteBuilder.Build keeps it), so a wrong method or an unknown path
@@ -159,7 +159,7 @@ describe('routing (issue 12 item 1)', () => {
   });
 });
 
-describe('request conversion (issue 12 items 2, 3, 9)', () => {
+describe('request conversion', () => {
   it('a chunked POST /api/bulk-tokens {"maxUses":"bad"} creates nothing: 411 length_required; with Content-Length, 400 invalid_request', async () => {
     // The host forwards a body only when ContentLength > 0 (GrpcMessageConversionExtensions
     // .ToRpcHttp; azure-functions-host #7930), so a chunked body arrives empty, with its
@@ -319,7 +319,7 @@ describe('the host\'s own answers: the admin API and the root', () => {
   });
 });
 
-describe('caller address entries as the front end writes them (issue 12 item 8)', () => {
+describe('caller address entries as the front end writes them', () => {
   it.each([
     ['203.0.113.7', 51_000, '203.0.113.7:51000', '203.0.113.7'],
     ['2001:db8::7', 51_000, '[2001:db8::7]:51000', '2001:db8::7'],
@@ -331,7 +331,7 @@ describe('caller address entries as the front end writes them (issue 12 item 8)'
   });
 });
 
-describe('invocation through the library (issue 12 item 1)', () => {
+describe('invocation through the library', () => {
   it('every request goes through the invocation model: the handler gets the library\'s HttpRequest, and its result is converted by the library', async () => {
     const before = getResponseCalls;
     const response = await fetch(`${host.url}/api/parity-echo/x`);
@@ -344,7 +344,7 @@ describe('invocation through the library (issue 12 item 1)', () => {
   });
 });
 
-describe('timer and logs (issue 12 items 4, 6)', () => {
+describe('timer and logs', () => {
   it('the timer gets the host\'s TimerInfo camel-cased by the library: {schedule, scheduleStatus: {last, next, lastUpdated}, isPastDue}', async () => {
     const before = timers.length;
     const response = await runNow(host.url, 'parityTimer');
@@ -382,7 +382,7 @@ describe('timer and logs (issue 12 items 4, 6)', () => {
   });
 });
 
-describe('Core Tools (issue 12 item 5)', () => {
+describe('Core Tools', () => {
   it('under func start (FUNCTIONS_CORETOOLS_ENVIRONMENT=true, set by azure-functions-core-tools Program.cs) internal registration is refused, whatever X-Forwarded-For says', async () => {
     process.env.FUNCTIONS_CORETOOLS_ENVIRONMENT = 'true';
     try {
@@ -399,7 +399,7 @@ describe('Core Tools (issue 12 item 5)', () => {
   });
 });
 
-describe('bad configuration, read at first use as the worker loads the files (issue 12 item 3)', () => {
+describe('bad configuration, read at first use as the worker loads the files', () => {
   const saved = { ...process.env };
 
   beforeAll(() => {
@@ -456,7 +456,7 @@ describe('bad configuration, read at first use as the worker loads the files (is
   });
 });
 
-describe('npm start with a bad setting (issue 12 item 3)', () => {
+describe('npm start with a bad setting', () => {
   it('serves, warns in one line naming the setting, and answers 503 as in Azure', async () => {
     const started = await startLocalHost({ ADMIN_KEY: 'short' });
     try {

@@ -18,12 +18,12 @@ import {
 import { onCi } from './support/ci.js';
 
 /**
- * Requirement: infra/ compiles and lints with the real Bicep CLI without a single error or
+ * infra/ compiles and lints with the real Bicep CLI without a single error or
  * warning (rules in infra/bicepconfig.json), and the compiled ARM JSON deploys the service
  * keyless and least-privileged: the vault trusts the subscription's tenant, the app's identity
  * can read and sign with the key and nothing more, the host's body limit sits just above the
  * service's, the runtime is Node.js 22, and the app settings are exactly what the service reads
- * in Azure plus the host's own (issue 13, "Deployable as written").
+ * in Azure plus the host's own.
  *
  * Without a Bicep CLI the file prints one line and skips; with CI=true that fails instead.
  */

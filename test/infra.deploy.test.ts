@@ -7,11 +7,11 @@ import { delimiter, join, resolve } from 'node:path';
 import { startLocalHost, type LocalHost } from './support/localHost.js';
 
 /**
- * Requirement: infra/deploy.sh deploys with the az CLI, says what to do when az is missing or
+ * infra/deploy.sh deploys with the az CLI, says what to do when az is missing or
  * signed out, and passes the operator's choices to the template (issue "Infrastructure as code
  * and deployment with the az CLI"); it survives a first deployment: publish retried with
  * exponential backoff for about 10 minutes on permission-propagation errors, every az call
- * bounded by a timeout, a smoke check at the end and with --smoke (issue 13). A stub `az` on
+ * bounded by a timeout, a smoke check at the end and with --smoke. A stub `az` on
  * PATH records the calls, so no Azure account is needed; a fake clock and sleep (the script's
  * CMG_DEPLOY_CLOCK and CMG_DEPLOY_SLEEP) run ten minutes of retries in a second; the smoke
  * check talks to the real local host or to a loopback stand-in.
@@ -713,7 +713,7 @@ describe('infra/deploy.sh', () => {
 });
 
 describe('.funcignore', () => {
-  it('keeps tests, infra, local data, Azurite files, bench, docs and source maps out of the package', () => {
+  it('names tests, infra, local data, Azurite files, bench, docs and source maps (test/package.test.ts checks the package itself)', () => {
     const patterns = readFileSync(join(repoRoot, '.funcignore'), 'utf8')
       .split('\n')
       .map((line) => line.trim())

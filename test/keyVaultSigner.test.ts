@@ -315,7 +315,15 @@ describe('Key Vault failures', () => {
   });
 
   it('bounds one operation, retries included, by operationTimeoutMs: UnavailableError', async () => {
-    const impatient = await KeyVaultSigner.create(signerOptions(standIn, clock, { operationTimeoutMs: 200 }));
+    // Set-up: on a loaded machine the signer's own start (list and read the key) can overrun
+    // the 200 ms bound too; that is the bound working, so start it again.
+    let impatient: KeyVaultSigner | undefined;
+    for (let attempt = 1; !impatient; attempt++) {
+      impatient = await KeyVaultSigner.create(signerOptions(standIn, clock, { operationTimeoutMs: 200 })).catch((error: unknown) => {
+        if (!(error instanceof UnavailableError) || attempt >= 20) throw error;
+        return undefined;
+      });
+    }
     // Key Vault does not answer until released: only the bound can end the operation.
     standIn.hold();
     const started = Date.now();

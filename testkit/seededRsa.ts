@@ -1,5 +1,8 @@
 import { checkPrimeSync, createPrivateKey, type KeyObject } from 'node:crypto';
-import type { SeededRandom } from '../bench/random.js';
+/** Any source of (seeded) random bytes, such as the benchmarks' SeededRandom. */
+interface SeededRandom {
+  bytes(length: number): Buffer;
+}
 
 const e = 65537n;
 

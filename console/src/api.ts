@@ -29,7 +29,7 @@ export interface Device {
   thumbprint: string;
   registeredAt: string;
   expiresAt: string;
-  /** The bulk token a `bulk` registration used (AUDIT-CONTRACT.md). */
+  /** The bulk token a `bulk` registration used (README, "The audit trail"). */
   bulkTokenId?: string;
   /** What the device says about itself (docs/protocol.md, fleet operations): its own claims. */
   name?: string | null;

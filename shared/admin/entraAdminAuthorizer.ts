@@ -2,6 +2,7 @@ import type { HttpRequest } from '@azure/functions';
 import { createRemoteJWKSet, customFetch, decodeJwt, errors, jwtVerify, type FetchImplementation, type JWTPayload } from 'jose';
 import { maxClockSkewSeconds, type Clock } from '../clock.js';
 import { ServiceError, UnavailableError } from '../errors.js';
+import { guidPattern } from '../guid.js';
 import { bearerCredential } from '../http/bearer.js';
 import { PrincipalRefusedError, type AdminAuthorizer, type AdminPrincipal } from './adminAuthorizer.js';
 
@@ -36,7 +37,6 @@ export interface EntraFetchOptions {
   fetch?: FetchImplementation;
 }
 
-const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Failures of the key-set download, kept apart from failures of the token itself. */
 class KeySetUnavailable extends Error {
@@ -60,7 +60,7 @@ export class EntraAdminAuthorizer implements AdminAuthorizer {
 
   constructor(options: EntraAdminAuthorizerOptions) {
     const tenantId = options.tenantId.toLowerCase();
-    if (!guid.test(tenantId)) throw new TypeError('tenantId must be a GUID');
+    if (!guidPattern.test(tenantId)) throw new TypeError('tenantId must be a GUID');
     if (options.audience.trim() === '') throw new TypeError('audience must not be empty');
     if (options.appRole.trim() === '') throw new TypeError('appRole must not be empty');
     this.audience = options.audience;

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import { acceptedAdminKey } from '../services.js';
+import { acceptedAdminKey } from '../admin/adminKeyPolicy.js';
 
 /** The Microsoft identity platform's host: MSAL's token, metadata and silent-renewal calls. */
 export const entraLoginOrigin = 'https://login.microsoftonline.com';

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { ServiceError } from '../errors.js';
-
-export const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { guidPattern } from '../guid.js';
 
 /** A route's `{id}`: a GUID, compared in lower case as the service issues them. */
 export function guidParam(value: string | undefined, what: string): string {

@@ -903,7 +903,7 @@ export const junkHeaders: fc.Arbitrary<Array<[string, string]>> = fc.oneof(
 );
 
 /**
- * Host header values for the local host's request-line fuzz (issue 14): valid names,
+ * Host header values for the local host's request-line fuzz: valid names,
  * addresses and ports mixed with what broke it — brackets, user info, empty values, ports
  * past 65535 — from characters an HTTP parser accepts in a header value.
  */

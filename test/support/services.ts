@@ -3,7 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config, type SigningAlg } from '../../shared/config.js';
-import { createServices, useServices, type ServiceOverrides, type Services } from '../../shared/services.js';
+import { useServices } from '../../shared/runtime/processServices.js';
+import { createServices, type ServiceOverrides, type Services } from '../../shared/services.js';
 import { generatePrivateKey, LocalKeySigner } from '../../shared/signing/localKeySigner.js';
 import type { Clock } from '../../shared/clock.js';
 

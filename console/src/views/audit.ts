@@ -9,7 +9,7 @@ import { cell, dataTable } from '../table.js';
 /** A phone shows fewer entries a page: 50 cards would make a page many screens long. */
 const narrow = window.matchMedia('(max-width: 640px)');
 const pageSize = () => (narrow.matches ? 10 : 50);
-/** A page may be empty yet carry a continuation (AUDIT-CONTRACT.md): follow a few before showing it. */
+/** A page may be empty yet carry a continuation (README, "The audit trail": a page's size is a cap, not a promise): follow a few before showing it. */
 const maxEmptyPagesFollowed = 5;
 
 // Every known outcome has a colour; a newer service may send one this console does not know.

@@ -1,4 +1,4 @@
-import { callService } from '../serviceClient.js';
+import { CliError, callService } from '../serviceClient.js';
 import { signProof, type DeviceIdentity } from './identity.js';
 
 export interface TokenAnswer {
@@ -53,10 +53,19 @@ export class DeviceClient {
     return (await this.call<AuthenticateAnswer>('authenticate', deviceToken, undefined)).body;
   }
 
-  private async call<T>(path: string, bearer: string | undefined, device: DeviceDescription | undefined) {
+  private async call<T>(path: string, bearer: string | undefined, device: DeviceDescription | undefined): Promise<{ status: number; body: T }> {
     const url = new URL(path, this.apiUrl).toString();
     const proof = await signProof(this.identity, { method: 'POST', url, ...(bearer === undefined ? {} : { bearerToken: bearer }) });
-    const body = device === undefined || Object.keys(device).length === 0 ? { proof } : { proof, device };
-    return callService<T>(this.apiUrl, { method: 'POST', path, ...(bearer === undefined ? {} : { bearer }), body }, this.fetchImpl);
+    const described = device !== undefined && Object.keys(device).length > 0;
+    try {
+      return await callService<T>(this.apiUrl, { method: 'POST', path, ...(bearer === undefined ? {} : { bearer }), body: described ? { proof, device } : { proof } }, this.fetchImpl);
+    } catch (error) {
+      // A service older than the device description refuses the unknown field (400, nothing
+      // stored, no bulk-token use taken): the device still registers and renews, undescribed.
+      if (described && error instanceof CliError && error.status === 400 && /(unrecognized key|unknown field).*\bdevice\b/i.test(error.message)) {
+        return this.call<T>(path, bearer, undefined);
+      }
+      throw error;
+    }
   }
 }

@@ -277,7 +277,7 @@ async function seed(clients: SeedClients, pairings: readonly Pairing[]): Promise
       limiter.run(async () => {
         const { etag } = await devices.upsertEntity(deviceEntity(pairing), 'Replace');
         if (etag === undefined) throw new Error('seeding: the store returned no ETag');
-        return description(pairing, etag);
+        return description({ ...pairing, registeredAt: now - 120 * day }, etag);
       }),
     ),
   );

@@ -9,10 +9,12 @@ import { proofRequest } from '../shared/proof/proofRequest.js';
 
 /** The gateway's per-request check: device token, proof of possession, and revocation. */
 export async function authenticateDevice(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handle(request, context, async ({ deviceAuth }) => {
+  return handle(request, context, async ({ deviceAuth, lastSeen }) => {
     const token = bearerCredential(request, 'device token');
     const { proof } = await readJsonBody(request, proofRequest);
     const claims = await deviceAuth.authenticate(token, proof, { method: request.method, url: request.url });
+    // Not waited for: at most one Table write per device per granularity window (lastSeen.ts).
+    lastSeen.seen(claims.deviceId);
     return json(200, {
       deviceId: claims.deviceId,
       expiresAt: isoTime(claims.expiresAt),

@@ -5,7 +5,7 @@ import { readJsonBody } from '../shared/http/body.js';
 import { handle } from '../shared/http/handle.js';
 import { json } from '../shared/http/responses.js';
 import { callerAddress } from '../shared/network/clientAddress.js';
-import { proofRequest } from '../shared/proof/proofRequest.js';
+import { describedProofRequest } from '../shared/devices/deviceDescription.js';
 
 /** Registration from the organisation's network, under the approval policy. */
 export async function registerInternal(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -26,10 +26,10 @@ export async function registerInternal(request: HttpRequest, context: Invocation
         `internal registration is only open to INTERNAL_NETWORKS; the caller ${address ?? '(address unknown)'} is outside them — register with a bulk token instead`,
       );
     }
-    const { proof } = await readJsonBody(request, proofRequest);
+    const { proof, device } = await readJsonBody(request, describedProofRequest);
     const { certificate } = await proofs.verify(proof, { method: request.method, url: request.url });
     const result = await auditedRegistration(audit, request, context, { thumbprint: certificate.thumbprint, details: { registration: 'internal' } }, () =>
-      registration.registerInternal(certificate),
+      registration.registerInternal(certificate, device),
     );
     if (result.kind === 'pending') return json(202, { deviceId: result.deviceId, status: 'pending' }, { 'retry-after': '60' });
     return json(201, result.answer);

@@ -108,6 +108,13 @@ const schema = z
     // proofs are live: docs/decisions/0011).
     REPLAY_SHARDS: wholeNumberText(1, maxReplayShards).default(defaultReplayShards),
     AUDIT_RETENTION_DAYS: wholeNumberText(1, 3_650).default(365),
+    // How stale a device's lastSeenAt may be: authenticate writes it at most once per this
+    // many minutes per device and instance (docs/decisions/0016).
+    LAST_SEEN_GRANULARITY_MINUTES: wholeNumberText(1, 1_440).default(60),
+    // Tokens one device may be issued per window, renewals and registrations together
+    // (docs/decisions/0015).
+    TOKEN_ISSUE_BURST: wholeNumberText(1, 1_000).default(3),
+    TOKEN_ISSUE_WINDOW_MINUTES: wholeNumberText(1, 10_080).default(60),
   })
   .superRefine((env, ctx) => {
     if ((env.KEY_VAULT_URL === undefined) !== (env.KEY_NAME === undefined)) {
@@ -171,6 +178,8 @@ export interface Config {
   console: { clientId: string; apiScope: string } | undefined;
   keyRefreshSeconds: number;
   replayShards: number;
+  lastSeenGranularitySeconds: number;
+  tokenPacing: { burst: number; windowSeconds: number };
   purge: {
     timeBudgetSeconds: number;
     bulkTokenRetentionDays: number;
@@ -222,6 +231,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         : undefined,
     keyRefreshSeconds: e.KEY_REFRESH_SECONDS,
     replayShards: e.REPLAY_SHARDS,
+    lastSeenGranularitySeconds: e.LAST_SEEN_GRANULARITY_MINUTES * 60,
+    tokenPacing: { burst: e.TOKEN_ISSUE_BURST, windowSeconds: e.TOKEN_ISSUE_WINDOW_MINUTES * 60 },
     purge: {
       timeBudgetSeconds: e.PURGE_TIME_BUDGET_SECONDS,
       bulkTokenRetentionDays: e.BULK_TOKEN_RETENTION_DAYS,

@@ -25,6 +25,7 @@ export const errorCodes = {
   length_required: { status: 411, title: 'The request body must be sent with Content-Length' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'The request body must be JSON' },
+  rate_limited: { status: 429, title: 'Too many tokens issued to this device' },
   unavailable: { status: 503, title: 'A backing service is unavailable' },
   misconfigured: { status: 503, title: 'The service is misconfigured' },
   internal: { status: 500, title: 'Internal error' },
@@ -40,7 +41,7 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export class ServiceError extends Error {
   readonly code: ErrorCode;
   readonly detail: string;
-  /** Seconds a client should wait before retrying (503 only). */
+  /** Seconds a client should wait before retrying (503 and 429 only). */
   readonly retryAfterSeconds: number | undefined;
 
   constructor(code: ErrorCode, detail: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {

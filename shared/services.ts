@@ -15,6 +15,8 @@ import { DeviceAuthenticator } from './devices/deviceAuthenticator.js';
 import { DeviceTokenIssuer } from './devices/deviceTokens.js';
 import { RegistrationService } from './devices/registrationService.js';
 import { TableDeviceStore } from './devices/tableDeviceStore.js';
+import { LastSeenRecorder } from './devices/lastSeen.js';
+import { TokenPacing } from './devices/tokenPacing.js';
 import { NetworkSet } from './network/cidr.js';
 import { ProofVerifier } from './proof/proofVerifier.js';
 import { TableReplayCache } from './proof/replayCache.js';
@@ -41,6 +43,7 @@ export interface Services {
   readonly deviceAdmin: DeviceAdminService;
   readonly purge: PurgeService;
   readonly deviceAuth: DeviceAuthenticator;
+  readonly lastSeen: LastSeenRecorder;
   readonly audit: AuditTrail;
 }
 
@@ -48,12 +51,14 @@ export interface ServiceOverrides {
   clock?: Clock;
   signer?: TokenSigner;
   admin?: AdminAuthorizer;
+  /** The tables, where a caller counts their requests (the bench). */
+  tables?: TableService;
 }
 
 export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
   const clock = overrides.clock ?? systemClock;
   const signer = overrides.signer ?? (await createSigner(config, clock));
-  const tables = new TableService(config.storageConnection, config.tablePrefix);
+  const tables = overrides.tables ?? new TableService(config.storageConnection, config.tablePrefix);
   const claims = { issuer: config.issuer, audience: config.audience, tenantId: config.tenantId };
   const devices = new TableDeviceStore(tables);
   const bulkTokens = new BulkTokenService(new TableBulkTokenStore(tables), signer, clock, claims);
@@ -61,6 +66,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const verifier = new TokenVerifier(signer, { ...claims, clock });
   const proofs = new ProofVerifier(clock, new TableReplayCache(tables, { shards: config.replayShards, clock }));
   const revocations = new TableRevocationList(tables);
+  const lastSeen = new LastSeenRecorder(devices, clock, config.lastSeenGranularitySeconds);
+  const pacing = new TokenPacing(config.tokenPacing);
   return {
     config,
     clock,
@@ -71,10 +78,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     bulkTokens,
     proofs,
     internalNetworks: new NetworkSet(config.internalNetworks),
-    registration: new RegistrationService(devices, bulkTokens, new DeviceTokenIssuer(signer, clock, claims), clock, policy, revocations),
+    registration: new RegistrationService(devices, bulkTokens, new DeviceTokenIssuer(signer, clock, claims), clock, policy, revocations, pacing, lastSeen),
     deviceAdmin: new DeviceAdminService(devices, revocations, clock, policy),
     purge: new PurgeService({ tables, clock, storageConnection: config.storageConnection, tablePrefix: config.tablePrefix, ...config.purge }),
     deviceAuth: new DeviceAuthenticator(verifier, proofs, revocations),
+    lastSeen,
     audit: new AuditTrail(new TableAuditStore(tables), clock),
   };
 }

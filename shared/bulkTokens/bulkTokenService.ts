@@ -220,6 +220,8 @@ export class BulkTokenService {
     const status = bulkTokenStatus(record, this.clock.now());
     if (status === 'blocked') throw new ServiceError('token_blocked', 'the bulk registration token has been blocked by an administrator');
     if (status === 'expired') throw new ServiceError('token_expired', 'the bulk registration token has expired');
+    // A used-up token still admits the devices that already used it (a repeated registration);
+    // a new device finds no room left and gets token_used_up.
     return record;
   }
 

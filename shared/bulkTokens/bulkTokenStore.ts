@@ -12,11 +12,14 @@ export interface BulkTokenRecord {
   blocked: boolean;
 }
 
-export type BulkTokenStatus = 'active' | 'expired' | 'blocked';
+export type BulkTokenStatus = 'active' | 'expired' | 'blocked' | 'used-up';
 
+/** The first that applies of blocked, expired, used-up (uses reached maxUses), active. */
 export function bulkTokenStatus(record: BulkTokenRecord, now: number): BulkTokenStatus {
   if (record.blocked) return 'blocked';
-  return now >= record.expiresAt ? 'expired' : 'active';
+  if (now >= record.expiresAt) return 'expired';
+  if (record.maxUses !== undefined && record.uses >= record.maxUses) return 'used-up';
+  return 'active';
 }
 
 /** The bulk-token records port. */

@@ -2,7 +2,7 @@ import { isoTime, type Clock } from '../clock.js';
 import { ServiceError } from '../errors.js';
 import { ConcurrentUpdateError } from '../storage/versioned.js';
 import { deviceIdFor } from './deviceId.js';
-import type { DeviceRecord, DeviceStatus, DeviceStore } from './deviceStore.js';
+import type { DeviceFilter, DeviceRecord, DeviceStatus, DeviceStore } from './deviceStore.js';
 import type { RevocationList } from './revocationList.js';
 import { pendingApprovalSeconds } from './registrationService.js';
 
@@ -15,6 +15,14 @@ export interface DeviceView {
   thumbprint: string;
   registeredAt: string;
   expiresAt: string;
+  /** The device's own claims (deviceDescription.ts), null when it made none. */
+  name: string | null;
+  os: string | null;
+  clientVersion: string | null;
+  /** The latest register, renew or authenticate written down, to LAST_SEEN_GRANULARITY_MINUTES. */
+  lastSeenAt: string;
+  /** Upper-case hex SHA-1 of the certificate; null only for pairings stored before it was recorded and not renewed since. */
+  thumbprintSha1: string | null;
 }
 
 const maxWriteAttempts = 10;
@@ -28,17 +36,24 @@ export class DeviceAdminService {
     private readonly policy: { pendingApprovalDays: number },
   ) {}
 
-  async list(status: DeviceStatus | undefined, pageSize: number, continuation: string | undefined) {
-    const page = await this.devices.list(status, pageSize, continuation);
+  /** Newest registration first, narrowed to a status and a case-insensitive name prefix. */
+  async list(filter: DeviceFilter, pageSize: number, continuation: string | undefined) {
+    const page = await this.devices.list(filter, pageSize, continuation);
     return { items: page.items.map(view), ...(page.continuation === undefined ? {} : { continuation: page.continuation }) };
   }
 
   /**
-   * One device by its id or its certificate's thumbprint. The id is derived from the
-   * thumbprint (decision 0002), so both are the same point read; a thumbprint lookup also
-   * checks the stored thumbprint, so it never answers with another certificate's device.
+   * One device by its id, its certificate's thumbprint, or that certificate's SHA-1 (the
+   * thumbprint Windows shows). The id is derived from the thumbprint (decision 0002), so both
+   * are the same point read; a thumbprint lookup also checks the stored thumbprint, so it
+   * never answers with another certificate's device. The SHA-1 goes through its index row
+   * (deviceFindIndex.ts), and the pairing found must carry the same SHA-1.
    */
-  async get(key: { deviceId: string } | { thumbprint: string }): Promise<DeviceView | undefined> {
+  async get(key: { deviceId: string } | { thumbprint: string } | { thumbprintSha1: string }): Promise<DeviceView | undefined> {
+    if ('thumbprintSha1' in key) {
+      const bySha1 = await this.devices.findBySha1(key.thumbprintSha1);
+      return bySha1 && view(bySha1.value);
+    }
     const deviceId = 'deviceId' in key ? key.deviceId : deviceIdFor(key.thumbprint);
     const found = await this.devices.get(deviceId);
     if (!found || ('thumbprint' in key && found.value.thumbprint !== key.thumbprint)) return undefined;
@@ -103,5 +118,11 @@ function view(record: DeviceRecord): DeviceView {
     thumbprint: record.thumbprint,
     registeredAt: isoTime(record.registeredAt),
     expiresAt: isoTime(record.expiresAt),
+    name: record.name ?? null,
+    os: record.os ?? null,
+    clientVersion: record.clientVersion ?? null,
+    // A pairing stored before last-seen was recorded was at least seen when it registered.
+    lastSeenAt: isoTime(Math.max(record.lastSeenAt ?? 0, record.registeredAt)),
+    thumbprintSha1: record.thumbprintSha1 ?? null,
   };
 }

@@ -1,5 +1,6 @@
 import { epochSeconds, isoTime } from '../clock.js';
 import { expiryBucket } from '../storage/expiryBucket.js';
+import { findKeyProperties } from './deviceFindIndex.js';
 import type { DeviceRecord, DeviceStatus } from './deviceStore.js';
 
 /**
@@ -18,6 +19,9 @@ export type DeviceIndexEntity = {
   pairingEtag?: string;
   status?: DeviceStatus;
   expiresAt?: string;
+  /** Name the device's find rows (deviceFindIndex.ts), so the purge can drop them with it. */
+  registeredAt?: string;
+  thumbprintSha1?: string;
 };
 
 /** What a row says about the pairing version written just before it. */
@@ -28,16 +32,17 @@ export interface PairingSnapshot {
 }
 
 /**
- * The row written before a pairing write. Bare on purpose: written with Replace, it drops
- * whatever an earlier version left in it, and a crash before the pairing write leaves a
- * row the purge must check by reading.
+ * The row written before a pairing write. Bare of any snapshot on purpose: written with
+ * Replace, it drops whatever an earlier version left in it, and a crash before the pairing
+ * write leaves a row the purge must check by reading. It names the device's find rows,
+ * which are written at the same time.
  */
-export function announcement(record: Pick<DeviceRecord, 'deviceId' | 'expiresAt'>): DeviceIndexEntity {
-  return { partitionKey: expiryBucket(record.expiresAt), rowKey: record.deviceId };
+export function announcement(record: Pick<DeviceRecord, 'deviceId' | 'expiresAt' | 'registeredAt' | 'thumbprintSha1'>): DeviceIndexEntity {
+  return { partitionKey: expiryBucket(record.expiresAt), rowKey: record.deviceId, ...findKeyProperties(record) };
 }
 
 /** The row written after the pairing write that returned `etag`. */
-export function description(record: Pick<DeviceRecord, 'deviceId' | 'status' | 'expiresAt'>, etag: string): DeviceIndexEntity {
+export function description(record: Pick<DeviceRecord, 'deviceId' | 'status' | 'expiresAt' | 'registeredAt' | 'thumbprintSha1'>, etag: string): DeviceIndexEntity {
   return { ...announcement(record), pairingEtag: etag, status: record.status, expiresAt: isoTime(record.expiresAt) };
 }
 

@@ -25,6 +25,23 @@ export interface DeviceRecord {
    * pairings stored before it was recorded (a revocation of such a device is kept for good).
    */
   certificateNotAfter?: number | undefined;
+  /** What the device says it is (deviceDescription.ts); its own claims. */
+  name?: string | undefined;
+  os?: string | undefined;
+  clientVersion?: string | undefined;
+  /** Upper-case hex SHA-1 of the certificate's DER. Unset in pairings stored before it was recorded. */
+  thumbprintSha1?: string | undefined;
+  /** The latest register, renew or authenticate that was written down (lastSeen.ts). */
+  lastSeenAt?: number | undefined;
+  /** When the latest tokens were issued to the device, oldest first, at most the burst (tokenPacing.ts). */
+  tokenIssues?: readonly number[] | undefined;
+}
+
+/** What the device list may be narrowed to. */
+export interface DeviceFilter {
+  status: DeviceStatus | undefined;
+  /** A case-insensitive prefix of the device's name. */
+  namePrefix: string | undefined;
 }
 
 export interface DevicePage {
@@ -43,5 +60,13 @@ export interface DeviceStore {
    * the new one supersedes.
    */
   replace(record: DeviceRecord, current: Versioned<DeviceRecord>): Promise<void>;
-  list(status: DeviceStatus | undefined, pageSize: number, continuation: string | undefined): Promise<DevicePage>;
+  /** Newest registration first. */
+  list(filter: DeviceFilter, pageSize: number, continuation: string | undefined): Promise<DevicePage>;
+  /** The device whose certificate has this SHA-1 (upper-case hex), if any. */
+  findBySha1(thumbprintSha1: string): Promise<Versioned<DeviceRecord> | undefined>;
+  /**
+   * Writes `lastSeenAt` alone, without an ETag and without reading: the one write an
+   * authenticate may cause. False when the pairing no longer exists.
+   */
+  touch(deviceId: string, lastSeenAt: number): Promise<boolean>;
 }

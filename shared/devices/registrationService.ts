@@ -5,6 +5,9 @@ import type { DeviceCertificate } from '../proof/certificate.js';
 import { AlreadyExistsError, ConcurrentUpdateError, type Versioned } from '../storage/versioned.js';
 import { deviceIdFor } from './deviceId.js';
 import type { DeviceClaims } from './deviceAuthenticator.js';
+import { deviceDescription, type DeviceDescription, type DeviceInput } from './deviceDescription.js';
+import type { LastSeenRecorder } from './lastSeen.js';
+import type { TokenPacing } from './tokenPacing.js';
 import type { DeviceRecord, DeviceStore, RegistrationPath } from './deviceStore.js';
 import type { RevocationList } from './revocationList.js';
 import { deviceTokenAnswer, type DeviceTokenAnswer, type DeviceTokenIssuer } from './deviceTokens.js';
@@ -18,6 +21,15 @@ export type RegistrationResult =
 
 /** Conditional writes of one pairing race only with the same device's own requests. */
 const maxWriteAttempts = 10;
+
+/** What registration and renewal know of the certificate the device proved it holds. */
+export interface CertificateFacts {
+  thumbprint: string;
+  /** Unknown only for a renewal's pairing stored before it was recorded. */
+  notAfter: number | undefined;
+  thumbprintSha1: string;
+  commonName: string | undefined;
+}
 
 /**
  * Registers devices (docs/protocol.md section 1). The order of the steps is what keeps failures
@@ -33,27 +45,39 @@ export class RegistrationService {
     private readonly clock: Clock,
     private readonly policy: { approvalMode: 'auto' | 'manual'; pendingApprovalDays: number },
     private readonly revocations: RevocationList,
+    private readonly pacing: TokenPacing,
+    private readonly lastSeen: LastSeenRecorder,
   ) {}
 
+  /**
+   * Issues for one device run one at a time on this instance, so that a burst of the same
+   * device's requests is paced against what the earlier ones stored, rather than all of
+   * them reading the same pairing and each spending a signature that the ETag then refuses.
+   */
+  private readonly issuing = new Map<string, Promise<unknown>>();
+
   /** Internet registration with a verified bulk token (its `jti` is `bulkTokenId`). */
-  async registerWithBulkToken(bulkTokenId: string, certificate: DeviceCertificate): Promise<RegistrationResult> {
+  async registerWithBulkToken(bulkTokenId: string, certificate: DeviceCertificate, device?: DeviceInput): Promise<RegistrationResult> {
     const deviceId = deviceIdFor(certificate.thumbprint);
-    // Before the bulk token's use: a revoked certificate spends none.
+    // Before the bulk token's use: a revoked certificate, or a device past its pacing, spends none.
     const existing = await this.unrevokedPairing(deviceId);
+    this.pacing.check(existing?.value.tokenIssues, this.clock.now());
     await this.bulkTokens.admitDevice(bulkTokenId, deviceId);
-    return this.issue(deviceId, certificate, 'bulk', bulkTokenId, existing);
+    return this.issue(deviceId, certificate, device, 'bulk', bulkTokenId, existing);
   }
 
   /** Registration from an internal network, under the approval policy. */
-  async registerInternal(certificate: DeviceCertificate): Promise<RegistrationResult> {
+  async registerInternal(certificate: DeviceCertificate, device?: DeviceInput): Promise<RegistrationResult> {
     const deviceId = deviceIdFor(certificate.thumbprint);
     const existing = await this.unrevokedPairing(deviceId);
     const approved = existing?.value.status === 'active' || this.policy.approvalMode === 'auto';
     if (!approved) {
-      const first = !existing && (await this.recordPending(deviceId, certificate));
+      const first = !existing && (await this.recordPending(deviceId, certificate, device));
+      // A device asking again while it waits is seen, as an authenticate is.
+      if (existing) this.lastSeen.seen(deviceId);
       return { kind: 'pending', deviceId, first };
     }
-    return this.issue(deviceId, certificate, 'internal', undefined, existing);
+    return this.issue(deviceId, certificate, device, 'internal', undefined, existing);
   }
 
   /**
@@ -72,7 +96,7 @@ export class RegistrationService {
    * Renews an authenticated device's token: a fresh 90-day token for the same device and
    * certificate, with the pairing's expiry moved to match before the token is returned.
    */
-  async renew(claims: DeviceClaims): Promise<DeviceTokenAnswer> {
+  async renew(claims: DeviceClaims, certificate: CertificateFacts, device: DeviceInput | undefined): Promise<DeviceTokenAnswer> {
     const record = await this.devices.get(claims.deviceId);
     if (!record || record.value.thumbprint !== claims.thumbprint) {
       throw new ServiceError('invalid_token', 'the device is no longer registered (its pairing was removed); register again');
@@ -81,14 +105,14 @@ export class RegistrationService {
       throw new ServiceError('device_revoked', 'this device has been revoked by an administrator');
     }
     if (record.value.status !== 'active') throw new ServiceError('invalid_token', 'the device is not approved');
-    const certificate = { thumbprint: claims.thumbprint, notAfter: record.value.certificateNotAfter };
-    const result = await this.issue(claims.deviceId, certificate, claims.registration, claims.bulkTokenId, record);
+    const facts = { ...certificate, notAfter: certificate.notAfter ?? record.value.certificateNotAfter };
+    const result = await this.issue(claims.deviceId, facts, device, claims.registration, claims.bulkTokenId, record);
     if (result.kind !== 'issued') throw new Error('renewal never waits for approval');
     return result.answer;
   }
 
   /** False when the same device's concurrent request recorded it first. */
-  private async recordPending(deviceId: string, certificate: { thumbprint: string; notAfter: number }): Promise<boolean> {
+  private async recordPending(deviceId: string, certificate: DeviceCertificate, device: DeviceInput | undefined): Promise<boolean> {
     const now = this.clock.now();
     try {
       await this.devices.insert({
@@ -102,7 +126,11 @@ export class RegistrationService {
         approvedAt: undefined,
         revokedAt: undefined,
         certificateNotAfter: certificate.notAfter,
+        ...deviceDescription(device, certificate.commonName),
+        thumbprintSha1: certificate.thumbprintSha1,
+        lastSeenAt: now,
       });
+      this.lastSeen.noteWritten(deviceId, now);
       return true;
     } catch (error) {
       // The same device's concurrent request recorded it first: the outcome is the same.
@@ -111,31 +139,66 @@ export class RegistrationService {
     }
   }
 
-  /** Signs a token, then stores the pairing (new, or with its expiry moved); returns the token last. */
+  /**
+   * Signs a token, then stores the pairing (new, or with its expiry moved); returns the token
+   * last. Pacing is checked against the pairing before the signature, and again on every
+   * write attempt, so that a device past its burst gets a 429 and never a token.
+   */
   private async issue(
     deviceId: string,
-    certificate: { thumbprint: string; notAfter: number | undefined },
+    certificate: CertificateFacts,
+    device: DeviceInput | undefined,
     registration: RegistrationPath,
     bulkTokenId: string | undefined,
     known: Versioned<DeviceRecord> | undefined,
   ): Promise<RegistrationResult> {
-    const { thumbprint } = certificate;
-    const issued = await this.tokens.issue({ deviceId, thumbprint, registration, bulkTokenId });
-    await this.storeActive(deviceId, known, (current) => ({
-      deviceId,
-      thumbprint,
-      // The pairing remembers how the device first registered; the token says how this one was got.
-      registration: current?.registration ?? registration,
-      bulkTokenId: current ? current.bulkTokenId : bulkTokenId,
-      status: 'active',
-      registeredAt: current?.registeredAt ?? issued.issuedAt,
-      expiresAt: Math.max(issued.expiresAt, current?.expiresAt ?? 0),
-      approvedAt: current?.approvedAt,
-      revokedAt: undefined,
-      // What a revocation of this certificate must outlive (revocationList.ts).
-      certificateNotAfter: certificate.notAfter ?? current?.certificateNotAfter,
-    }));
-    return { kind: 'issued', answer: deviceTokenAnswer(deviceId, issued) };
+    return this.oneAtATime(deviceId, async (waited) => {
+      // Another issue for this device ran while this one waited: what it stored counts.
+      const current = waited ? await this.devices.get(deviceId) : known;
+      refuseRevoked(current?.value);
+      this.pacing.check(current?.value.tokenIssues, this.clock.now());
+      const { thumbprint } = certificate;
+      const issued = await this.tokens.issue({ deviceId, thumbprint, registration, bulkTokenId });
+      await this.storeActive(deviceId, current, (stored, attempt) => {
+        // The first write attempt was paced above; a retry has read what a request on
+        // another instance stored meanwhile, and is paced against it.
+        if (attempt > 0) this.pacing.check(stored?.tokenIssues, issued.issuedAt);
+        return {
+          deviceId,
+          thumbprint,
+          // The pairing remembers how the device first registered; the token says how this one was got.
+          registration: stored?.registration ?? registration,
+          bulkTokenId: stored ? stored.bulkTokenId : bulkTokenId,
+          status: 'active',
+          registeredAt: stored?.registeredAt ?? issued.issuedAt,
+          expiresAt: Math.max(issued.expiresAt, stored?.expiresAt ?? 0),
+          approvedAt: stored?.approvedAt,
+          revokedAt: undefined,
+          // What a revocation of this certificate must outlive (revocationList.ts).
+          certificateNotAfter: certificate.notAfter ?? stored?.certificateNotAfter,
+          ...described(stored, device, certificate.commonName),
+          thumbprintSha1: certificate.thumbprintSha1,
+          lastSeenAt: issued.issuedAt,
+          tokenIssues: this.pacing.record(stored?.tokenIssues, issued.issuedAt),
+        };
+      });
+      this.lastSeen.noteWritten(deviceId, issued.issuedAt);
+      return { kind: 'issued', answer: deviceTokenAnswer(deviceId, issued) };
+    });
+  }
+
+  private async oneAtATime<T>(deviceId: string, work: (waited: boolean) => Promise<T>): Promise<T> {
+    const before = this.issuing.get(deviceId);
+    const run = (before ?? Promise.resolve()).then(
+      () => work(before !== undefined),
+      () => work(true),
+    );
+    this.issuing.set(deviceId, run);
+    try {
+      return await run;
+    } finally {
+      if (this.issuing.get(deviceId) === run) this.issuing.delete(deviceId);
+    }
   }
 
   /**
@@ -146,15 +209,15 @@ export class RegistrationService {
   private async storeActive(
     deviceId: string,
     known: Versioned<DeviceRecord> | undefined,
-    build: (current: DeviceRecord | undefined) => DeviceRecord,
+    build: (current: DeviceRecord | undefined, attempt: number) => DeviceRecord,
   ): Promise<void> {
     let current = known;
     for (let attempt = 0; attempt < maxWriteAttempts; attempt++) {
       if (attempt > 0) current = await this.devices.get(deviceId);
       refuseRevoked(current?.value);
       try {
-        if (current) await this.devices.replace(build(current.value), current);
-        else await this.devices.insert(build(undefined));
+        if (current) await this.devices.replace(build(current.value, attempt), current);
+        else await this.devices.insert(build(undefined, attempt));
         return;
       } catch (error) {
         if (!(error instanceof AlreadyExistsError) && !(error instanceof ConcurrentUpdateError)) throw error;
@@ -162,6 +225,16 @@ export class RegistrationService {
     }
     throw new ServiceError('unavailable', 'the device record is being changed by many requests at once; retry', { retryAfterSeconds: 1 });
   }
+}
+
+/**
+ * The description to store: what the device sent now (a new `device` replaces the old one
+ * whole), else what was stored, else - a first registration without one - the name from the
+ * certificate's CN.
+ */
+function described(stored: DeviceRecord | undefined, device: DeviceInput | undefined, commonName: string | undefined): DeviceDescription {
+  if (device !== undefined || stored === undefined) return deviceDescription(device, commonName);
+  return { name: stored.name, os: stored.os, clientVersion: stored.clientVersion };
 }
 
 function refuseRevoked(record: DeviceRecord | undefined): void {

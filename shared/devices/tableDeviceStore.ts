@@ -5,7 +5,9 @@ import { expiryBucket } from '../storage/expiryBucket.js';
 import { isStatus, storageCall, type TableService } from '../storage/tableService.js';
 import { AlreadyExistsError, ConcurrentUpdateError, type Versioned } from '../storage/versioned.js';
 import { announcement, description } from './deviceExpiryIndex.js';
-import type { DevicePage, DeviceRecord, DeviceStatus, DeviceStore, RegistrationPath } from './deviceStore.js';
+import { findPartition, findRowUpserts, listFilter, sha1RowKey, timeRowKey, type TimeRowEntity } from './deviceFindIndex.js';
+import type { DeviceFilter, DevicePage, DeviceRecord, DeviceStatus, DeviceStore, RegistrationPath } from './deviceStore.js';
+import { nameKey } from './deviceDescription.js';
 
 const what = 'Table Storage (devices)';
 const rowKey = 'pairing';
@@ -22,7 +24,17 @@ type DeviceEntity = {
   approvedAt?: string;
   revokedAt?: string;
   certificateNotAfter?: string;
+  name?: string;
+  os?: string;
+  clientVersion?: string;
+  thumbprintSha1?: string;
+  lastSeenAt?: string;
+  /** Epoch seconds separated by spaces, oldest first. */
+  tokenIssues?: string;
 };
+
+/** Pairings read at once while a page of the device list is filled. */
+const listReadConcurrency = 16;
 
 /**
  * Pairings in table `devices`, one entity per device (partition = device id), so every write
@@ -39,10 +51,16 @@ type DeviceEntity = {
  *    describes the pairing. Steps 3 and 4 go in parallel.
  * A crash after step 2 leaves a bare row or an old one; the purge reads the pairing for
  * those, as it did for every row before the rows carried ETags.
+ *
+ * Step 1 also writes, in parallel and in one transaction, the device's rows of table
+ * `devicefind` (deviceFindIndex.ts; newest-first order, name and status for the list,
+ * SHA-1 thumbprint lookup): before the pairing for the same reason, so that a crash leaves
+ * at most rows that readers skip, never a pairing the list cannot show.
  */
 export class TableDeviceStore implements DeviceStore {
   static readonly tableName = 'devices';
   static readonly expiryIndexName = 'deviceexpiry';
+  static readonly findIndexName = 'devicefind';
 
   constructor(private readonly tables: TableService) {}
 
@@ -87,29 +105,96 @@ export class TableDeviceStore implements DeviceStore {
     await this.describe(record, written.etag, current.value);
   }
 
-  async list(status: DeviceStatus | undefined, pageSize: number, continuation: string | undefined): Promise<DevicePage> {
+  /**
+   * A page of the device list, newest registration first: a page of time rows (filtered by
+   * the store on status and name), then each row's pairing, read at once. A row is shown
+   * only as its pairing says - a row whose pairing is gone (a write that never happened, or
+   * a purge under way) is skipped, and one whose pairing has another registration time is
+   * left over from a registration that lost a race or crashed, and is dropped. A page may
+   * therefore hold fewer than `pageSize` items and still carry a continuation.
+   */
+  async list(filter: DeviceFilter, pageSize: number, continuation: string | undefined): Promise<DevicePage> {
     if (continuation !== undefined) checkContinuation(continuation);
-    const client = await this.devices();
-    return storageCall(what, async () => {
-      const pages = client
-        .listEntities<DeviceEntity>({
-          queryOptions: { filter: status === undefined ? `RowKey eq '${rowKey}'` : `RowKey eq '${rowKey}' and status eq '${status}'` },
-        })
+    const find = await this.find();
+    const page = await storageCall(what, async () => {
+      const pages = find
+        .listEntities<TimeRowEntity>({ queryOptions: { filter: listFilter(filter.status, filter.namePrefix) } })
         .byPage({ maxPageSize: pageSize, ...(continuation === undefined ? {} : { continuationToken: continuation }) });
-      const page = await pages.next();
-      if (page.done) return { items: [], continuation: undefined };
-      return { items: page.value.map(fromEntity), continuation: page.value.continuationToken };
+      const next = await pages.next();
+      return next.done ? undefined : next.value;
     });
+    if (!page) return { items: [], continuation: undefined };
+    const rows = [...page];
+    const found: Array<DeviceRecord | undefined> = new Array<DeviceRecord | undefined>(rows.length);
+    let cursor = 0;
+    const worker = async () => {
+      for (let i = cursor++; i < rows.length; i = cursor++) {
+        const row = rows[i] as TableEntityResult<TimeRowEntity>;
+        found[i] = await this.checkedListRow(find, row, filter);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(listReadConcurrency, rows.length) }, worker));
+    return { items: found.filter((record) => record !== undefined), continuation: page.continuationToken };
+  }
+
+  private async checkedListRow(find: TableClient, row: TableEntityResult<TimeRowEntity>, filter: DeviceFilter): Promise<DeviceRecord | undefined> {
+    if (typeof row.deviceId !== 'string') return undefined;
+    const pairing = (await this.get(row.deviceId))?.value;
+    if (!pairing) return undefined;
+    if (timeRowKey(pairing.deviceId, pairing.registeredAt) !== row.rowKey) {
+      // A pairing's registration time never changes, so this row can never describe it again.
+      await storageCall(what, () => find.deleteEntity(row.partitionKey, row.rowKey, { etag: row.etag })).catch(() => undefined);
+      return undefined;
+    }
+    if (filter.status !== undefined && pairing.status !== filter.status) return undefined;
+    if (filter.namePrefix !== undefined && !(pairing.name !== undefined && nameKey(pairing.name).startsWith(nameKey(filter.namePrefix)))) return undefined;
+    return pairing;
+  }
+
+  /** One point read of the SHA-1 row, then of the pairing it names, which must carry that SHA-1. */
+  async findBySha1(thumbprintSha1: string): Promise<Versioned<DeviceRecord> | undefined> {
+    const sha1 = thumbprintSha1.toUpperCase();
+    const find = await this.find();
+    let deviceId: unknown;
+    try {
+      deviceId = (await storageCall(what, () => find.getEntity<{ deviceId: string }>(findPartition, sha1RowKey(sha1)))).deviceId;
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+    if (typeof deviceId !== 'string') return undefined;
+    const pairing = await this.get(deviceId);
+    return pairing?.value.thumbprintSha1 === sha1 ? pairing : undefined;
+  }
+
+  async touch(deviceId: string, lastSeenAt: number): Promise<boolean> {
+    const client = await this.devices();
+    try {
+      // Merge under "*": an update, never an insert, so a purged pairing is not brought back
+      // as a fragment; and no ETag of ours, so it cannot lose a race it has no stake in.
+      await storageCall(what, () => client.updateEntity({ partitionKey: deviceId, rowKey, lastSeenAt: isoTime(lastSeenAt) }, 'Merge', { etag: '*' }));
+      return true;
+    } catch (error) {
+      if (isStatus(error, 404)) return false;
+      throw error;
+    }
+  }
+
+  private find(): Promise<TableClient> {
+    return this.tables.table(TableDeviceStore.findIndexName);
   }
 
   private index(): Promise<TableClient> {
     return this.tables.table(TableDeviceStore.expiryIndexName);
   }
 
-  /** Step 1. */
+  /** Step 1: the expiry row and the find rows, at once. */
   private async announce(record: DeviceRecord): Promise<void> {
-    const index = await this.index();
-    await storageCall(what, () => index.upsertEntity(announcement(record), 'Replace'));
+    const [index, find] = await Promise.all([this.index(), this.find()]);
+    await settleAll([
+      storageCall(what, () => index.upsertEntity(announcement(record), 'Replace')),
+      storageCall(what, () => find.submitTransaction(findRowUpserts(record))),
+    ]);
   }
 
   /**
@@ -137,6 +222,12 @@ export class TableDeviceStore implements DeviceStore {
       if (!(reason instanceof UnavailableError)) throw reason;
     }
   }
+}
+
+/** Waits for every step, then throws the first failure: no write is left running behind an error. */
+async function settleAll(steps: ReadonlyArray<Promise<unknown>>): Promise<void> {
+  const failed = (await Promise.allSettled(steps)).find((step) => step.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 function ignoreStatus(status: number): (error: unknown) => void {
@@ -172,6 +263,12 @@ function toEntity(record: DeviceRecord): DeviceEntity {
     ...(record.approvedAt === undefined ? {} : { approvedAt: isoTime(record.approvedAt) }),
     ...(record.revokedAt === undefined ? {} : { revokedAt: isoTime(record.revokedAt) }),
     ...(record.certificateNotAfter === undefined ? {} : { certificateNotAfter: isoTime(record.certificateNotAfter) }),
+    ...(record.name === undefined ? {} : { name: record.name }),
+    ...(record.os === undefined ? {} : { os: record.os }),
+    ...(record.clientVersion === undefined ? {} : { clientVersion: record.clientVersion }),
+    ...(record.thumbprintSha1 === undefined ? {} : { thumbprintSha1: record.thumbprintSha1 }),
+    ...(record.lastSeenAt === undefined ? {} : { lastSeenAt: isoTime(record.lastSeenAt) }),
+    ...(record.tokenIssues === undefined || record.tokenIssues.length === 0 ? {} : { tokenIssues: record.tokenIssues.join(' ') }),
   };
 }
 
@@ -187,5 +284,11 @@ function fromEntity(entity: TableEntityResult<DeviceEntity>): DeviceRecord {
     approvedAt: entity.approvedAt === undefined ? undefined : epochSeconds(entity.approvedAt),
     revokedAt: entity.revokedAt === undefined ? undefined : epochSeconds(entity.revokedAt),
     certificateNotAfter: entity.certificateNotAfter === undefined ? undefined : epochSeconds(entity.certificateNotAfter),
+    name: entity.name,
+    os: entity.os,
+    clientVersion: entity.clientVersion,
+    thumbprintSha1: entity.thumbprintSha1,
+    lastSeenAt: entity.lastSeenAt === undefined ? undefined : epochSeconds(entity.lastSeenAt),
+    tokenIssues: entity.tokenIssues === undefined ? undefined : entity.tokenIssues.split(' ').map(Number).filter(Number.isFinite),
   };
 }

@@ -31,6 +31,10 @@ export interface DeviceCertificate {
   algorithms: string[];
   /** The end of the certificate's validity period, seconds since the epoch. */
   notAfter: number;
+  /** Upper-case hex SHA-1 of the DER: the thumbprint Windows shows (certlm.msc, Cert:\). */
+  thumbprintSha1: string;
+  /** The subject's CN as written, if it has one; the device's name when it sends none. */
+  commonName: string | undefined;
 }
 
 /**
@@ -141,7 +145,38 @@ function parseDeviceCertificate({ der, thumbprint }: PresentedCertificate): Pars
     notAfter: Date.parse(certificate.validTo) / 1000,
     validFrom: certificate.validFrom,
     validTo: certificate.validTo,
+    // Computed once per certificate (the result is cached), never per request.
+    thumbprintSha1: certificateSha1(der),
+    commonName: subjectCommonName(certificate.subject),
   };
+}
+
+/**
+ * What registration and renewal store about a proof's certificate that the proof check
+ * does not hand on: for a renewal, whose proof was already checked against the token's
+ * `cnf`, from the same `x5c`.
+ */
+export function certificateFacts(x5c: unknown): { thumbprint: string; thumbprintSha1: string; commonName: string | undefined; notAfter: number } {
+  const { der, thumbprint } = presentedCertificate(x5c);
+  const certificate = new X509Certificate(der);
+  return { thumbprint, thumbprintSha1: certificateSha1(der), commonName: subjectCommonName(certificate.subject), notAfter: Date.parse(certificate.validTo) / 1000 };
+}
+
+/** Upper-case hex SHA-1 of a certificate's DER, as Windows shows thumbprints. */
+export function certificateSha1(der: Uint8Array): string {
+  return createHash('sha1').update(der).digest('hex').toUpperCase();
+}
+
+/**
+ * The first CN of a subject as node prints it (one RDN per line, RFC 4514 escapes such as
+ * `\,`), unescaped. Undefined when there is none.
+ */
+export function subjectCommonName(subject: string): string | undefined {
+  const line = subject.split('\n').find((part) => part.startsWith('CN='));
+  if (line === undefined) return undefined;
+  return line.slice(3).replace(/\\([0-9A-Fa-f]{2}|.)/g, (_, escaped: string) =>
+    escaped.length === 2 ? String.fromCharCode(parseInt(escaped, 16)) : escaped,
+  );
 }
 
 function checkValidity(certificate: ParsedCertificate, nowSeconds: number): DeviceCertificate {
@@ -153,7 +188,14 @@ function checkValidity(certificate: ParsedCertificate, nowSeconds: number): Devi
       `the certificate is outside its validity period (${certificate.validFrom} to ${certificate.validTo}); make a new one`,
     );
   }
-  return { thumbprint: certificate.thumbprint, publicKey: certificate.publicKey, algorithms: certificate.algorithms, notAfter: certificate.notAfter };
+  return {
+    thumbprint: certificate.thumbprint,
+    publicKey: certificate.publicKey,
+    algorithms: certificate.algorithms,
+    notAfter: certificate.notAfter,
+    thumbprintSha1: certificate.thumbprintSha1,
+    commonName: certificate.commonName,
+  };
 }
 
 export function certificateThumbprint(der: Uint8Array): string {

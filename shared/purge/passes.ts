@@ -1,6 +1,7 @@
 import type { TableClient } from '@azure/data-tables';
 import { epochSeconds } from '../clock.js';
 import { snapshotOf } from '../devices/deviceExpiryIndex.js';
+import { findKeysOf, findPartition, findRowKeys, timeRowKey, type FindKeys } from '../devices/deviceFindIndex.js';
 import type { DeviceStatus } from '../devices/deviceStore.js';
 import { expiryBucket } from '../storage/expiryBucket.js';
 import { isStatus } from '../storage/tableService.js';
@@ -45,6 +46,7 @@ const bulkTokenPartition = 'bulk-token';
  */
 export function deviceCheck(
   devices: TableClient,
+  find: TableClient,
   meter: PurgeMeter,
   counts: PassCounts,
   due: (status: DeviceStatus, expiresAt: number) => boolean,
@@ -52,6 +54,7 @@ export function deviceCheck(
   return async (row) => {
     const key = { partitionKey: row.rowKey, rowKey: pairingRowKey };
     const snapshot = snapshotOf(row.partitionKey, row.values);
+    const named = findKeysOf(row.rowKey, row.values);
     if (snapshot) {
       // Keeping on the snapshot's word alone is safe: keeping never loses a renewal, and once
       // a row's hour is past the retention cut-off every snapshot there is due, so from then
@@ -59,25 +62,40 @@ export function deviceCheck(
       if (!due(snapshot.status, snapshot.expiresAt)) return 'keep';
       try {
         if (await deleteIfPresent(devices, key, meter, snapshot.etag)) countRemoved(counts, snapshot.status);
+        // The pairing is gone, so its find rows go (before the expiry row that names them).
+        if (named) await deleteInTransactions(find, findRowKeys(named), meter);
         return 'purged';
       } catch (error) {
         if (!isStatus(error, 412)) throw error;
       }
     }
-    return checkByReading(devices, key, row, meter, counts, due);
+    return checkByReading(devices, find, key, row, named, meter, counts, due);
   };
 }
 
 async function checkByReading(
   devices: TableClient,
+  find: TableClient,
   key: EntityKey,
   row: EntityKey,
+  named: FindKeys | undefined,
   meter: PurgeMeter,
   counts: PassCounts,
   due: (status: DeviceStatus, expiresAt: number) => boolean,
 ): Promise<Verdict> {
-  const pairing = await readEntity<{ status: DeviceStatus; expiresAt: string }>(devices, key, meter, 'devices');
-  if (!pairing) return 'stale';
+  const pairing = await readEntity<{ status: DeviceStatus; expiresAt: string; registeredAt?: string; thumbprintSha1?: string }>(devices, key, meter, 'devices');
+  if (!pairing) {
+    // A write this row announced never happened (its hour is long past, so none is under
+    // way): the find rows announced with it name nothing either.
+    if (named) await deleteInTransactions(find, findRowKeys(named), meter);
+    return 'stale';
+  }
+  const own = findKeysOf(key.partitionKey, pairing);
+  if (named && own && named.registeredAt !== own.registeredAt) {
+    // Announced by a first registration that lost to another (or crashed, and the device
+    // registered again later): that time row can never describe the pairing.
+    await deleteInTransactions(find, [{ partitionKey: findPartition, rowKey: timeRowKey(named.deviceId, named.registeredAt) }], meter);
+  }
   const expiresAt = epochSeconds(pairing.expiresAt);
   if (expiryBucket(expiresAt) !== row.partitionKey) return 'stale';
   if (!due(pairing.status, expiresAt)) return 'keep';
@@ -89,6 +107,7 @@ async function checkByReading(
     return 'keep';
   }
   countRemoved(counts, pairing.status);
+  if (own) await deleteInTransactions(find, findRowKeys(own), meter);
   return 'purged';
 }
 

@@ -123,8 +123,9 @@ export class PurgeService {
   /** Active and revoked pairings past their retention (and any pending one that old). */
   private async lapsedDevices(run: Run, before: string): Promise<boolean> {
     const devices = await this.tables.table(TableDeviceStore.tableName);
+    const find = await this.tables.table(TableDeviceStore.findIndexName);
     const cutoff = run.now - this.options.deviceRetentionDays * day - maxClockSkewSeconds;
-    const check = deviceCheck(devices, run.meter, run.counts, (status, expiresAt) =>
+    const check = deviceCheck(devices, find, run.meter, run.counts, (status, expiresAt) =>
       expiresAt <= (status === 'pending' ? run.now - maxClockSkewSeconds : cutoff),
     );
     const result = await this.sweep(run, TableDeviceStore.expiryIndexName, `PartitionKey lt ${odataString(before)}`, check);
@@ -142,8 +143,9 @@ export class PurgeService {
     const from = swept !== undefined && swept > retentionBefore ? swept : retentionBefore;
     if (from >= before) return true;
     const devices = await this.tables.table(TableDeviceStore.tableName);
+    const find = await this.tables.table(TableDeviceStore.findIndexName);
     const pendingCutoff = run.now - maxClockSkewSeconds;
-    const check = deviceCheck(devices, run.meter, run.counts, (status, expiresAt) => status === 'pending' && expiresAt <= pendingCutoff);
+    const check = deviceCheck(devices, find, run.meter, run.counts, (status, expiresAt) => status === 'pending' && expiresAt <= pendingCutoff);
     const filter = `PartitionKey ge ${odataString(from)} and PartitionKey lt ${odataString(before)}`;
     const result = await this.sweep(run, TableDeviceStore.expiryIndexName, filter, check);
     // A partition the sweep stopped in is checked again from its start next time: cheap, and

@@ -573,10 +573,15 @@ async function pendingRegistration(session: Session): Promise<{ pending: Pending
 
 function abortableSleep(milliseconds: number, signal: AbortSignal): Promise<void> {
   return new Promise((done) => {
-    const timer = setTimeout(done, milliseconds);
-    signal.addEventListener('abort', () => {
+    // The listener goes with the timer: a loop that sleeps often must not pile them up on the signal.
+    const stop = () => {
       clearTimeout(timer);
       done();
-    }, { once: true });
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', stop);
+      done();
+    }, milliseconds);
+    signal.addEventListener('abort', stop, { once: true });
   });
 }

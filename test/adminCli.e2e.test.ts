@@ -17,6 +17,9 @@ import { projectRoot, startLocalHost, type LocalHost } from './support/localHost
  * an access token signed by its key, as `az account get-access-token` does.
  */
 
+// A hang guard, not a wait: each test spawns several CLIs, and RSA key generation is slow on a busy machine.
+jest.setTimeout(120_000);
+
 const bin = {
   admin: join(projectRoot, 'dist', 'cli', 'cmgAdmin.js'),
   bulk: join(projectRoot, 'dist', 'cli', 'bulkRegistrationToken.js'),
@@ -234,18 +237,14 @@ describe('a pending device and its approval', () => {
     const ended = new Promise<Ran>((done, fail) => collect(child, done, fail));
     let log = '';
     child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    const logged = (pattern: RegExp) =>
-      new Promise<void>((done, fail) => {
-        const check = () => {
-          if (pattern.test(log)) done();
-          else if (child.exitCode !== null) fail(new Error(`cmg-client run ended (${child.exitCode}) before ${pattern}: ${log}`));
-          else {
-            child.stderr.once('data', check);
-            child.once('exit', check);
-          }
-        };
-        check();
-      });
+    // Waits for a line in the log (the state of the running client), failing with the log when the client ends or hangs.
+    const logged = async (pattern: RegExp) => {
+      const deadline = Date.now() + 90_000;
+      while (!pattern.test(log)) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`cmg-client run (exit ${child.exitCode}) did not log ${pattern}: ${log}`);
+        await new Promise((done) => setTimeout(done, 50));
+      }
+    };
     try {
       await logged(/still waits for an administrator's approval/);
       await admin('devices', 'approve', deviceId);

@@ -1,9 +1,10 @@
 // The module object itself (not an interop copy), so that a spy on its verify sees shared/'s calls.
 import nodeCrypto from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { createHmac, createPublicKey, generateKeyPairSync, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { HttpHandler } from '@azure/functions';
@@ -34,7 +35,7 @@ import { deviceCall, serviceUrl } from './support/devices.js';
 import { problemViolation, tableChanges } from './support/fuzzKit.js';
 import { b64url, certificateBase64, decodeSegment, proofParts, segment, serviceSigned, signProofParts } from './support/jwsForge.js';
 import { bearer, invoke, type Answer, type CallOptions } from './support/invoke.js';
-import { startLocalHost, startLocalHostPair, type LocalHost } from './support/localHost.js';
+import { projectRoot, startLocalHost, startLocalHostPair, type LocalHost } from './support/localHost.js';
 import { rawRequest, startInProcessHost, type InProcessHost } from './support/inProcessHost.js';
 import { adminRunCredential } from '../host/server.js';
 import { installTestServices, testAdminKey, testConfig, TestClock, type TestServices } from './support/services.js';
@@ -996,5 +997,65 @@ describe('attack review (issue 14): device state folder', () => {
     const after = statSync(dir);
     expect({ uid: after.uid, mode: after.mode }).toEqual({ uid: before.uid, mode: before.mode });
     expect(readdirSync(dir)).not.toContain('token.json');
+  });
+});
+
+describe('attack review (issue 25): cleartext and the admin key on the command line', () => {
+  // Failed before the fix: both admin CLIs sent the admin key to any http:// host (exit 0 or 1,
+  // the listener saw the key), and --admin-key was the only way to give a key on the command line.
+  const key = 'c'.repeat(64);
+  const seen: string[] = [];
+  let listener: Server;
+  let port = 0;
+  // An address of this machine that is not loopback, where one exists: the listener is reached
+  // over a real interface, as a service on the network would be.
+  const external = Object.values(networkInterfaces()).flat().find((address) => address && !address.internal && address.family === 'IPv4')?.address;
+
+  beforeAll(async () => {
+    listener = createServer((request, response) => {
+      seen.push(request.headers.authorization ?? '');
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"items":[]}');
+    });
+    await new Promise<void>((done) => listener.listen(0, '0.0.0.0', done));
+    port = (listener.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    await new Promise((done) => listener.close(done));
+  });
+
+  function cli(tool: string, args: string[], input?: string): Promise<{ code: number | null; stderr: string; spawnargs: string[] }> {
+    return new Promise((done, fail) => {
+      const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CMG_')));
+      const child = spawn(process.execPath, [join(projectRoot, 'dist', 'cli', tool), ...args], { cwd: mkdtempSync(join(tmpdir(), 'cmg-cleartext-')), env, stdio: ['pipe', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.once('error', fail);
+      child.once('close', (code) => done({ code, stderr, spawnargs: child.spawnargs }));
+      child.stdin.end(input ?? '');
+    });
+  }
+
+  it('the admin key over http:// to another machine: both admin CLIs exit 2 and send nothing; --allow-http is needed to send it', async () => {
+    const url = `http://${external ?? 'cmg.example.invalid'}:${port}`;
+    const before = seen.length;
+    for (const [tool, args] of [['bulkRegistrationToken.js', ['list']], ['cmgAdmin.js', ['tokens', 'list']]] as const) {
+      const refused = await cli(tool, [...args, '--url', url, '--admin-key', key]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/--url is http:\/\/ to .*, which is not this machine: the admin credential would travel in clear; use https:\/\/.*, or pass --allow-http/);
+    }
+    expect(seen.length).toBe(before);
+    if (external !== undefined) {
+      expect((await cli('cmgAdmin.js', ['tokens', 'list', '--url', url, '--admin-key', key, '--allow-http'])).code).toBe(0);
+      expect(seen.slice(before)).toEqual([`Bearer ${key}`]);
+    }
+  });
+
+  it('--admin-key-file - takes the key from standard input: the service gets it, the process list never shows it', async () => {
+    const before = seen.length;
+    const ran = await cli('cmgAdmin.js', ['tokens', 'list', '--url', `http://127.0.0.1:${port}`, '--admin-key-file', '-'], `${key}\n`);
+    expect(ran.code).toBe(0);
+    expect(seen.slice(before)).toEqual([`Bearer ${key}`]);
+    expect(ran.spawnargs.join(' ')).not.toContain(key);
   });
 });

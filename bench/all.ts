@@ -72,6 +72,7 @@ async function main(options: BenchOptions): Promise<boolean> {
           break;
         case 'attackCost':
           report = await attackCost({ azurite: required(azurite), tablePrefix: `bx${runId}`, requests: options.attackRequests }, partRandom);
+          break;
         case 'throttled':
           report = await throttledBench(
             {

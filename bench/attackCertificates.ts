@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createPrivateKey, generateKeyPairSync, generatePrimeSync, randomBytes, webcrypto, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, generatePrimeSync, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import type { DeviceIdentity } from '../cli/device/identity.js';
 import { gcd, rsaKeyFromPrimes } from './seededRsa.js';
@@ -41,7 +41,7 @@ export function rsaKey(modulusBits: number, publicExponent = 65537): KeyObject {
 
 /** A device identity (RS256) whose self-signed certificate carries `privateKey`'s public key. */
 export async function rsaIdentity(privateKey: KeyObject, options: { validDays?: number; notBefore?: Date } = {}): Promise<DeviceIdentity> {
-  const privateJwk = privateKey.export({ format: 'jwk' }) as JsonWebKey;
+  const privateJwk = privateKey.export({ format: 'jwk' });
   const algorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   const keys = {
     privateKey: await webcrypto.subtle.importKey('jwk', privateJwk, algorithm, false, ['sign']),

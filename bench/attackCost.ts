@@ -62,8 +62,8 @@ export async function attackCost(options: AttackCostOptions, random: SeededRando
     useServices(services);
     provideFunctionsCore();
     const handlers: Record<Kind['handler'], Handler> = {
-      authenticate: ((await import('../functions/authenticateDevice.js')) as { authenticateDevice: Handler }).authenticateDevice,
-      register: ((await import('../functions/registerDevice.js')) as { registerDevice: Handler }).registerDevice,
+      authenticate: ((await import('../functions/authenticateDevice.js'))).authenticateDevice,
+      register: ((await import('../functions/registerDevice.js'))).registerDevice,
     };
     const jtis = new JtiSource(random.fork('jti'));
     const [victim, other] = (await seededDevices(random.fork('devices'), 'attack', 2, 'rsa')) as [BenchDevice, BenchDevice];

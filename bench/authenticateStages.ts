@@ -62,8 +62,8 @@ export async function authenticateStages(options: StagesOptions, random: SeededR
     useServices(services);
     // The function files register through the host's stand-in module, not the library's test mode.
     provideFunctionsCore();
-    const { authenticateDevice } = (await import('../functions/authenticateDevice.js')) as { authenticateDevice: Handler };
-    const { benchNoop } = (await import('./functions/noop.js')) as { benchNoop: () => Promise<HttpResponseInit> };
+    const { authenticateDevice } = (await import('../functions/authenticateDevice.js'));
+    const { benchNoop } = (await import('./functions/noop.js'));
     const readsBody: Handler = async (request) => {
       await readJsonBody(request, proofRequest);
       return benchNoop();

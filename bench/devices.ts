@@ -37,7 +37,7 @@ const webAlgorithms = {
  * runs: it carries the run's time, and ECDSA signatures are randomised.)
  */
 export async function seededDevice(random: SeededRandom, label: string, keyType: BenchKeyType = 'rsa'): Promise<BenchDevice> {
-  const privateJwk = keyType === 'rsa' ? (seededRsaKey(random).export({ format: 'jwk' }) as JsonWebKey) : seededEcJwk(random);
+  const privateJwk = keyType === 'rsa' ? (seededRsaKey(random).export({ format: 'jwk' })) : seededEcJwk(random);
   const publicJwk = keyType === 'rsa' ? { kty: 'RSA', n: privateJwk.n, e: privateJwk.e } : { kty: 'EC', crv: 'P-256', x: privateJwk.x, y: privateJwk.y };
   const algorithm = webAlgorithms[keyType];
   const keys = {

@@ -34,6 +34,8 @@ function detail(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && depth < 5; depth++) {
+    // A thrown non-Error is shown as String() shows it, whatever it is.
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string
     parts.push(current instanceof Error ? (current.stack ?? String(current)) : String(current));
     current = current instanceof Error ? current.cause : undefined;
     if (current !== undefined) parts.push('caused by:');

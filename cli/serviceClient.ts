@@ -55,7 +55,7 @@ export async function callService<T>(baseUrl: string, request: ServiceRequest, f
 /** What fetch's failure means for the user, on one line. */
 function unreachable(url: URL, error: unknown): CliError {
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
-  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const code = cause && 'code' in cause && typeof cause.code === 'string' ? cause.code : undefined;
   const where = `the service is not reachable at ${url.origin}`;
   const startHint = 'is it running? Locally start it with npm start (it listens on http://localhost:7071); otherwise check --url or CMG_URL';
   let reason: string;

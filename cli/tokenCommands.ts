@@ -127,7 +127,7 @@ async function newTokenBody(values: Values, spelled: (name: string) => string, c
   if (!checked.success) {
     const issue = checked.error.issues[0];
     const field = String(issue?.path[0] ?? '') as keyof typeof flags;
-    const flag = flags[field];
+    const flag = Object.hasOwn(flags, field) ? flags[field] : undefined;
     throw usageError(`${flag ? spelled(flag) : 'the request'} ${issue?.message ?? 'is not valid'}`, `run ${commandName} --help`);
   }
   return body;

@@ -64,7 +64,7 @@ export function createRequestListener(registrations: readonly FunctionRegistrati
   for (const registration of registrations) {
     const trigger = triggerOf(registration);
     if (trigger?.type !== 'timerTrigger') continue;
-    const state = timerState(String(trigger.schedule ?? ''), options.settings, now());
+    const state = timerState(trigger.schedule ?? '', options.settings, now());
     timers.set(registration.name, state);
     if ('error' in state) options.log(`[${registration.name}] error: ${state.error}; the Functions host would not run this function either`);
   }
@@ -128,10 +128,12 @@ export function createRequestListener(registrations: readonly FunctionRegistrati
       if (levelOrder[options.logLevel] <= levelOrder.information) {
         options.log(`${method} ${target.rawPath} ${status} ${(performance.now() - started).toFixed(1)} ms`);
       }
+      return status;
     } catch (error) {
       options.log(`local host: unhandled error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      if (!res.headersSent) await send(res, problemResponse(new ServiceError('internal', 'the local host failed; see its console')));
-      else res.destroy();
+      if (!res.headersSent) return await send(res, problemResponse(new ServiceError('internal', 'the local host failed; see its console')));
+      res.destroy();
+      return undefined;
     }
   };
 
@@ -166,7 +168,7 @@ export function createRequestListener(registrations: readonly FunctionRegistrati
       await invokeAsWorker(registration, trigger, logFor(registration.name));
     } catch (error) {
       failed(registration.name, error);
-      return send(res, problemResponse(new ServiceError('internal', `${registration.name} failed; see the local host's log`)));
+      return await send(res, problemResponse(new ServiceError('internal', `${registration.name} failed; see the local host's log`)));
     } finally {
       if (timer) timer.last = now();
     }

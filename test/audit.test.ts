@@ -455,6 +455,6 @@ describe('every admin route records its refusals', () => {
 async function dumpAudit(services: TestServices): Promise<Record<string, Array<Record<string, unknown>>>> {
   const client = await services.tables.table(TableAuditStore.tableName);
   const byPartition: Record<string, Array<Record<string, unknown>>> = {};
-  for await (const entity of client.listEntities<Record<string, unknown>>()) (byPartition[entity.partitionKey ?? ''] ??= []).push(entity);
+  for await (const entity of client.listEntities()) (byPartition[entity.partitionKey ?? ''] ??= []).push(entity);
   return byPartition;
 }

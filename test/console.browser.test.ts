@@ -182,7 +182,7 @@ describeWithBrowser('the console in headless Chromium', () => {
     // Focus starts on Cancel; Escape cancels, changes nothing and gives focus back.
     expect(await page.evaluate('document.activeElement?.id')).toBe('revoke-dialog-cancel');
     await page.keyboard.press('Escape');
-    expect(await page.locator('#revoke-dialog').count()).toBe(0);
+    await page.locator('#revoke-dialog').waitFor({ state: 'detached' });
     expect(await page.evaluate('document.activeElement?.id')).toBe(`revoke-${bulkDevice}`);
     await expectText(page.locator(`#device-table tr[data-device-id="${bulkDevice}"]`), 'active');
 
@@ -254,14 +254,16 @@ describeWithBrowser('the console in headless Chromium', () => {
   });
 });
 
+/**
+ * Waits until the element shows the text: Playwright re-checks the page as it changes (no
+ * sleeps), and the deadline is only a hang guard. On failure it says what the element showed.
+ */
 async function expectText(locator: ReturnType<Page['locator']>, text: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    last = (await locator.textContent({ timeout: Math.max(1, deadline - Date.now()) }).catch((error: Error) => `(${error.message.split('\n')[0]})`)) ?? '';
-    if (last.includes(text)) return;
-    if (Date.now() > deadline) throw new Error(`expected ${locator.toString()} to contain ${JSON.stringify(text)}; it says ${JSON.stringify(last.slice(0, 400))}`);
-    await new Promise((done) => setTimeout(done, 50));
+  try {
+    await locator.filter({ hasText: text }).first().waitFor({ timeout: timeoutMs });
+  } catch {
+    const shown = await locator.first().textContent({ timeout: 1 }).catch(() => '(not on the page)');
+    throw new Error(`expected ${locator.toString()} to contain ${JSON.stringify(text)}; it says ${JSON.stringify((shown ?? '').slice(0, 400))}`);
   }
 }
 

@@ -34,7 +34,7 @@ function which(command: string): string | undefined {
 const bash = which('bash') ?? '/bin/bash';
 
 function run(args: string[], env: Record<string, string | undefined>): Run {
-  const result = spawnSync(bash, [script, ...args], { cwd: repoRoot, env: env as NodeJS.ProcessEnv, encoding: 'utf8', timeout: 10_000 });
+  const result = spawnSync(bash, [script, ...args], { cwd: repoRoot, env: env, encoding: 'utf8', timeout: 10_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -42,7 +42,7 @@ function run(args: string[], env: Record<string, string | undefined>): Run {
 function runAsync(args: string[], env: Record<string, string | undefined>, timeoutMs = 30_000): Promise<Run & { ms: number }> {
   return new Promise((done, fail) => {
     const started = Date.now();
-    const child = spawn(bash, [script, ...args], { cwd: repoRoot, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(bash, [script, ...args], { cwd: repoRoot, env: env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

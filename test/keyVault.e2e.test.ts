@@ -10,7 +10,7 @@ import { KeyVaultSigner } from '../shared/signing/keyVaultSigner.js';
 import { deviceCall } from './support/devices.js';
 import { bearer, invoke, type Answer } from './support/invoke.js';
 import { KeyVaultStandIn, type StandInKeyType } from './support/keyVaultStandIn.js';
-import { installTestServices, testAdminKey, TestClock, type TestServices } from './support/services.js';
+import { installTestServices, testAdminKey, TestClock } from './support/services.js';
 
 const refreshIntervalSeconds = 60;
 const yearAgo = (clock: TestClock) => clock.now() - 365 * 86_400;
@@ -21,7 +21,6 @@ const yearAgo = (clock: TestClock) => clock.now() - 365 * 86_400;
  */
 describe.each<StandInKeyType>(['RSA', 'EC'])('with a Key Vault %s key', (keyType) => {
   let standIn: KeyVaultStandIn;
-  let services: TestServices;
   let clock: TestClock;
 
   beforeAll(async () => {
@@ -36,7 +35,7 @@ describe.each<StandInKeyType>(['RSA', 'EC'])('with a Key Vault %s key', (keyType
       clientOptions: { ...standIn.clientOptions(), retryOptions: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 100 } },
       warn: () => undefined,
     });
-    services = await installTestServices({ overrides: { clock, signer } });
+    await installTestServices({ overrides: { clock, signer } });
   });
 
   afterAll(async () => {

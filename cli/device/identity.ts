@@ -31,7 +31,7 @@ export async function createDeviceIdentity(
   options: { commonName?: string; validDays?: number; notBefore?: Date } = {},
 ): Promise<DeviceIdentity> {
   const algorithm = algorithms[keyType];
-  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']));
   const notBefore = options.notBefore ?? new Date(Date.now() - 5 * 60_000);
   const notAfter = new Date(notBefore.getTime() + (options.validDays ?? 3650) * 86_400_000);
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({

@@ -83,8 +83,8 @@ export class DeviceState {
   async saveToken(state: TokenState): Promise<void> {
     await this.ensure();
     await writePrivateFile(join(this.dir, files.token), `${JSON.stringify(state, null, 2)}\n`);
-    await unlink(join(this.dir, files.pending)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
+    await unlink(join(this.dir, files.pending)).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     });
   }
 

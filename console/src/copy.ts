@@ -4,7 +4,7 @@ import { announce } from './announce.js';
 /** A copy button: the Clipboard API (secure contexts: https, or localhost). */
 export function copyButton(text: string, label: string, id: string): HTMLElement {
   const button = h('fluent-button', { id, size: 'small', 'aria-label': label }, 'Copy');
-  button.addEventListener('click', async () => {
+  button.addEventListener('click', () => void (async () => {
     try {
       await navigator.clipboard.writeText(text);
       announce('Copied to the clipboard');
@@ -13,6 +13,6 @@ export function copyButton(text: string, label: string, id: string): HTMLElement
     } catch {
       announce('Copying was not allowed by the browser: select the text and copy it by hand');
     }
-  });
+  })());
   return button;
 }

@@ -34,7 +34,8 @@ export function replaceChildren(parent: Element, ...children: Child[]): void {
 
 /** The value of a Fluent text input or a native control. */
 export function valueOf(element: Element | null): string {
-  return element && 'value' in element ? String((element as { value: unknown }).value ?? '').trim() : '';
+  const value = element && 'value' in element ? (element as { value: unknown }).value : undefined;
+  return typeof value === 'string' ? value.trim() : '';
 }
 
 let idCounter = 0;

@@ -4,7 +4,6 @@
  */
 import '@fluentui/web-components/badge/define.js';
 import '@fluentui/web-components/button/define.js';
-import '@fluentui/web-components/dialog/define.js';
 import '@fluentui/web-components/dialog-body/define.js';
 import '@fluentui/web-components/message-bar/define.js';
 import '@fluentui/web-components/tab/define.js';

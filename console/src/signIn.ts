@@ -56,14 +56,14 @@ export function signInForm(main: HTMLElement, config: SignInConfig): Promise<Ses
           {
             id: 'sign-in-entra',
             appearance: 'primary',
-            onclick: async () => {
+            onclick: () => void (async () => {
               try {
                 const { signInWithEntra } = await import('./entra.js');
                 await signInWithEntra(entra);
               } catch (error) {
                 showError(errors, error, 'Sign-in failed');
               }
-            },
+            })(),
           },
           'Sign in with Microsoft',
         ),
@@ -75,7 +75,7 @@ export function signInForm(main: HTMLElement, config: SignInConfig): Promise<Ses
         'form',
         {
           novalidate: true,
-          onsubmit: async (event: Event) => {
+          onsubmit: (event: Event) => void (async () => {
             event.preventDefault();
             const key = valueOf(keyInput);
             if (key === '') {
@@ -93,7 +93,7 @@ export function signInForm(main: HTMLElement, config: SignInConfig): Promise<Ses
             sessionStorage.setItem(adminKeyItem, key);
             announce('Signed in with the admin key');
             signedIn(session);
-          },
+          })(),
         },
         keyInput,
         h('fluent-button', { id: 'sign-in-key', type: 'submit', appearance: config.entra ? 'secondary' : 'primary' }, 'Sign in'),
@@ -110,6 +110,6 @@ export function signInForm(main: HTMLElement, config: SignInConfig): Promise<Ses
       );
     }
     replaceChildren(main, h('section', { class: 'card sign-in', 'aria-labelledby': 'sign-in-title' }, h('h2', { id: 'sign-in-title' }, 'Sign in'), errors, ...parts));
-    (main.querySelector('#admin-key, #sign-in-entra') as HTMLElement | null)?.focus();
+    main.querySelector<HTMLElement>('#admin-key, #sign-in-entra')?.focus();
   });
 }

@@ -132,7 +132,7 @@ function decodeContinuation(token: string, firstDay: string, lastDay: string): {
     const { d, r } = decoded as { d?: unknown; r?: unknown };
     const dayOk = typeof d === 'string' && dayPattern.test(d) && d >= firstDay && d <= lastDay && auditPartition(Date.parse(`${d}T00:00:00.000Z`)) === d;
     const rowOk = r === undefined || (typeof r === 'string' && rowKeyPattern.test(r));
-    if (dayOk && rowOk) return { day: d, rowKey: r as string | undefined };
+    if (dayOk && rowOk) return { day: d, rowKey: r };
   }
   throw new ServiceError('invalid_request', 'continuation must be the value a previous page of the same query returned');
 }

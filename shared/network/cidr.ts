@@ -104,7 +104,7 @@ function addressValue(address: string, family: 'ipv4' | 'ipv6'): bigint {
     const tail = addressValue(v4Tail, 'ipv4');
     text = `${text.slice(0, -v4Tail.length)}${(tail >> 16n).toString(16)}:${(tail & 0xffffn).toString(16)}`;
   }
-  const [head = '', rest] = text.split('::') as [string, string | undefined];
+  const [head, rest] = text.split('::') as [string, string | undefined];
   const groups = (part: string) => (part === '' ? [] : part.split(':'));
   const left = groups(head);
   const right = rest === undefined ? [] : groups(rest);

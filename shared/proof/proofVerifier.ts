@@ -122,16 +122,16 @@ function protectedHeader(proof: string): ProtectedHeaderParameters & { x5c?: unk
 
 function verifiedClaims(proof: string, certificate: DeviceCertificate, alg: string, header: Record<string, unknown>): ProofClaims {
   const payload = verifyCompactJws(proof, alg, certificate.publicKey, header);
-  let claims: Record<string, unknown>;
+  let claims: unknown;
   try {
-    claims = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload)) as Record<string, unknown>;
+    claims = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
   } catch {
     throw new ServiceError('invalid_proof', "the proof's payload is not JSON");
   }
   if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
     throw new ServiceError('invalid_proof', "the proof's payload must be a JSON object");
   }
-  const { htm, htu, iat, jti, ath } = claims;
+  const { htm, htu, iat, jti, ath } = claims as Record<string, unknown>;
   const missing = [
     typeof htm === 'string' ? undefined : 'htm (string)',
     typeof htu === 'string' ? undefined : 'htu (string)',

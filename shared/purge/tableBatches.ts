@@ -88,7 +88,7 @@ export interface ListedRow extends EntityKey {
  * Azurite handles `$select` slowly (see readEntity).
  */
 export async function* rowPages(client: TableClient, filter: string, meter: PurgeMeter, kind: ReadKind, pageSize = 1000): AsyncGenerator<ListedRow[]> {
-  const pages = client.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: pageSize });
+  const pages = client.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: pageSize });
   const fetchPage = () => {
     const page = storageCall(what, () => pages.next());
     // Marked as handled at once: a prefetched page may fail while the caller is still busy

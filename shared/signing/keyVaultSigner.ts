@@ -106,7 +106,8 @@ export function planKeyVersions(
   if (!signing) return undefined;
   const published = newestFirst.filter((_v, index) => {
     if (index <= signingIndex) return true;
-    const supersededAt = activeFrom(newestFirst[index - 1]!);
+    const newer = newestFirst[index - 1];
+    const supersededAt = newer ? activeFrom(newer) : now;
     return now <= supersededAt + retentionSeconds;
   });
   return { signing, published };
@@ -185,7 +186,8 @@ export class KeyVaultSigner implements TokenSigner {
     }
     if (this.refreshing) await this.refreshing;
     // Set by create() before the signer is handed out.
-    return this.keySet!;
+    if (!this.keySet) throw new Error('KeyVaultSigner used before create() loaded its keys');
+    return this.keySet;
   }
 
   private async refresh(): Promise<void> {
@@ -356,7 +358,7 @@ function toPublicJwk(key: KeyVaultKey, kid: string, alg: SigningAlg, described: 
 
 function signatureLength(jwk: PublicJwk): number {
   if (jwk.kty === 'EC') return 64;
-  return Buffer.from(jwk.n!, 'base64url').length;
+  return Buffer.from(jwk.n ?? '', 'base64url').length;
 }
 
 function base64url(bytes: Uint8Array): string {

@@ -258,7 +258,7 @@ export async function tokenForge(signer: TokenSigner): Promise<TokenForge> {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   return {
     signer,
-    attacker: { privateKey, publicJwk: publicKey.export({ format: 'jwk' }) as Record<string, unknown> },
+    attacker: { privateKey, publicJwk: publicKey.export({ format: 'jwk' }) },
     publicJwkJson: JSON.stringify(jwk),
     publicPem: createPublicKey({ key: { ...jwk }, format: 'jwk' }).export({ format: 'pem', type: 'spki' }).toString(),
     modulus: String(jwk.n ?? jwk.x ?? ''),

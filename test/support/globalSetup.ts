@@ -1,5 +1,6 @@
 // Global set-up runs outside jest's module map, where `.js` specifiers do not resolve to the
 // TypeScript sources; so the source file is named directly and typed from its module.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { azuriteConnectionString, startAzurite } = require('../../host/azurite.ts') as typeof import('../../host/azurite.js');
 
 

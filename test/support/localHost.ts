@@ -69,6 +69,6 @@ export async function startLocalHostPair(): Promise<[LocalHost, LocalHost]> {
   const [first, second] = await Promise.allSettled([startLocalHost(shared), startLocalHost(shared)]);
   if (first.status === 'fulfilled' && second.status === 'fulfilled') return [first.value, second.value];
   // One failed to start: stop the other rather than leave it running after the tests.
-  await Promise.all([first, second].map((started) => (started.status === 'fulfilled' ? started.value.stop() : undefined)));
+  await Promise.all([first, second].map((started) => (started.status === 'fulfilled' ? started.value.stop() : Promise.resolve())));
   throw [first, second].find((started) => started.status === 'rejected')?.reason;
 }

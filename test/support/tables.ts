@@ -12,7 +12,7 @@ export async function dumpTables(prefix: string): Promise<Record<string, Array<R
     if (!name.startsWith(prefix)) continue;
     const client = TableClient.fromConnectionString(process.env.TEST_STORAGE_CONNECTION ?? '', name, { allowInsecureConnection: true });
     dump[name] = [];
-    for await (const entity of client.listEntities()) dump[name].push(entity as Record<string, unknown>);
+    for await (const entity of client.listEntities()) dump[name].push(entity);
   }
   return dump;
 }

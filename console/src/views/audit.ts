@@ -7,7 +7,8 @@ const pageSize = 50;
 /** A page may be empty yet carry a continuation (AUDIT-CONTRACT.md): follow a few before showing it. */
 const maxEmptyPagesFollowed = 5;
 
-const outcomeColor: Record<AuditEntry['outcome'], string> = { succeeded: 'success', pending: 'warning', refused: 'danger', failed: 'severe' };
+// Every known outcome has a colour; a newer service may send one this console does not know.
+const outcomeColor: Partial<Record<string, string>> = { succeeded: 'success', pending: 'warning', refused: 'danger', failed: 'severe' } satisfies Record<AuditEntry['outcome'], string>;
 
 const periods = [
   { value: '1h', label: 'Last hour', seconds: 3600 },

@@ -164,7 +164,7 @@ function prepareDeviceCommand(sub: string, values: Values, args: readonly string
     const name = text(values, 'name');
     if (name !== undefined) {
       // eslint-disable-next-line no-control-regex -- control characters are what is refused
-      if (name.trim() === '' || [...name.trim()].length > 64 || /[\u0000-\u001f\u007f-\u009f]/.test(name)) {
+      if (name.trim() === '' || Array.from(name.trim()).length > 64 || /[\u0000-\u001f\u007f-\u009f]/.test(name)) {
         throw usageError(`--name must be 1 to 64 characters without control characters (got ${JSON.stringify(name)})`);
       }
       query.set('name', name.trim());
@@ -362,7 +362,7 @@ function minutes(iso: string | null | undefined): string {
 }
 
 function table(head: readonly string[], rows: ReadonlyArray<readonly string[]>, out: (line: string) => void): void {
-  const widths = head.map((title, column) => Math.max(title.length, ...rows.map((row) => [...(row[column] ?? '')].length)));
+  const widths = head.map((title, column) => Math.max(title.length, ...rows.map((row) => Array.from(row[column] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ');
   out(line(head));
   for (const row of rows) out(line(row));

@@ -250,7 +250,7 @@ interface Session {
 function deviceName(given: string): string {
   const trimmed = given.trim();
   // eslint-disable-next-line no-control-regex -- control characters are what is refused
-  if (trimmed === '' || [...trimmed].length > 64 || /[\u0000-\u001f\u007f-\u009f]/.test(trimmed)) {
+  if (trimmed === '' || Array.from(trimmed).length > 64 || /[\u0000-\u001f\u007f-\u009f]/.test(trimmed)) {
     throw usageError(`--name must be 1 to 64 characters without control characters (got ${JSON.stringify(given)})`);
   }
   return trimmed;

@@ -6,7 +6,7 @@ const control = /[\u0000-\u001f\u007f-\u009f]/g;
 
 /** At most `max` characters, without control characters, trimmed; undefined when nothing is left. */
 function fit(text: string, max: number): string | undefined {
-  const cleaned = [...text.replace(control, ' ').trim()].slice(0, max).join('').trim();
+  const cleaned = Array.from(text.replace(control, ' ').trim()).slice(0, max).join('').trim();
   return cleaned === '' ? undefined : cleaned;
 }
 

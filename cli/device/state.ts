@@ -109,8 +109,8 @@ export class DeviceState {
     if (!(await this.exists())) return;
     // The token first: a reset cut short must not leave a token without its key looking valid.
     for (const name of [files.token, files.pending, files.key, files.certificate]) {
-      await unlink(join(this.dir, name)).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
+      await unlink(join(this.dir, name)).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       });
     }
   }

@@ -1,3 +1,4 @@
+/* global URL, Request */
 // Preloaded into a local host (NODE_OPTIONS=--import) by tests that fake a Microsoft Entra
 // tenant: requests to the identity platform go to FAKE_ENTRA_ORIGIN instead, so the service's
 // unchanged code fetches the tenant's signing keys from the test's key server.

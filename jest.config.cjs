@@ -10,7 +10,8 @@ const swc = {
 
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  // jest's node environment with a temp folder of each test file's own, removed after it.
+  testEnvironment: '<rootDir>/test/support/testEnvironment.cjs',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.(t|j|mj)s$': ['@swc/jest', swc] },

@@ -11,6 +11,7 @@ import { authenticateBench } from './authenticateBench.js';
 import { authenticateStages } from './authenticateStages.js';
 import { startBenchAzurite, type BenchAzurite } from './azuriteWorker.js';
 import type { PartReport } from './format.js';
+import { fleetCost } from './fleetCost.js';
 import { cpuBetween, cpuSnapshot } from './machine.js';
 import { parseOptions, UsageError, type BenchOptions } from './options.js';
 import { SeededRandom } from './random.js';
@@ -29,7 +30,7 @@ async function main(options: BenchOptions): Promise<boolean> {
   // Table names may not repeat between runs against one Azurite; the prefix is per run.
   const runId = randomBytes(3).toString('hex');
   let azurite: BenchAzurite | undefined;
-  const needsAzurite = options.parts.some((part) => part === 'breakdown' || part === 'registration' || part === 'soak' || part === 'attackCost' || part === 'throttled') || options.authStorage.includes('worker');
+  const needsAzurite = options.parts.some((part) => part === 'breakdown' || part === 'registration' || part === 'soak' || part === 'attackCost' || part === 'throttled' || part === 'fleet') || options.authStorage.includes('worker');
   let ok = true;
   try {
     if (needsAzurite) azurite = await startBenchAzurite();
@@ -85,6 +86,18 @@ async function main(options: BenchOptions): Promise<boolean> {
               warmupSeconds: options.warmupSeconds,
               devices: options.devices,
               deviceKey: options.deviceKey,
+            },
+            partRandom,
+          );
+          break;
+        case 'fleet':
+          report = await fleetCost(
+            {
+              azurite: required(azurite),
+              tablePrefix: `bf${runId}`,
+              devices: options.devices,
+              authenticatesPerDevice: options.fleetAuthenticates,
+              concurrency: options.fleetConcurrency,
             },
             partRandom,
           );

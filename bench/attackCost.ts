@@ -7,7 +7,7 @@ import type { DeviceIdentity } from '../cli/device/identity.js';
 import { provideFunctionsCore } from '../host/coreShim.js';
 import { loadConfig } from '../shared/config.js';
 import { createServices, useServices } from '../shared/services.js';
-import { oversizedExponentKey, rsaIdentity } from './attackCertificates.js';
+import { oversizedExponentKey, rsaIdentity } from '../testkit/attackCertificates.js';
 import { registerInProcess, threadCpuMicros } from './authenticateStages.js';
 import type { BenchAzurite } from './azuriteWorker.js';
 import { athOf, JtiSource, seededDevices, tokenOf, type BenchDevice } from './devices.js';

@@ -6,7 +6,7 @@ import { signProof, type DeviceIdentity } from '../cli/device/identity.js';
 import { callHost } from './hostProcess.js';
 import type { LoadRequest } from './loadGenerator.js';
 import type { SeededRandom } from './random.js';
-import { seededRsaKey } from './seededRsa.js';
+import { seededRsaKey } from '../testkit/seededRsa.js';
 
 // node's WebCrypto is the standard one; only the DOM type name differs (as in cli/device/identity.ts).
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);

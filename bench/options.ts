@@ -24,9 +24,11 @@ export interface BenchOptions {
   throttleShards: number[];
   throttleConcurrency: number;
   throttleDuration: number;
+  fleetAuthenticates: number;
+  fleetConcurrency: number[];
 }
 
-export const allParts = ['authenticate', 'breakdown', 'registration', 'startup', 'soak', 'attackCost', 'throttled'] as const;
+export const allParts = ['authenticate', 'breakdown', 'registration', 'startup', 'soak', 'attackCost', 'throttled', 'fleet'] as const;
 export type Part = (typeof allParts)[number];
 
 export const usage = `npm run bench -- [options]
@@ -55,6 +57,8 @@ export const usage = `npm run bench -- [options]
   --throttle-shards LIST   (throttled) REPLAY_SHARDS of each run; default 1,${defaultReplayShards} (1 and the default)
   --throttle-concurrency N (throttled) default 64
   --throttle-duration S    (throttled) seconds of each timed run; default 10
+  --fleet-authenticates N  (fleet) authenticates per device inside one last-seen window; default 100
+  --fleet-concurrency LIST (fleet) concurrency levels of its authenticate runs; default 1,8
   --host-cpu-prof DIR      (a) CPU-profile the host during each timed authenticate run, into DIR/*.cpuprofile
                            (summarise one with: node dist/bench/cpuProfile.js FILE)
   -h, --help               this help
@@ -86,6 +90,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     throttleShards: [1, defaultReplayShards],
     throttleConcurrency: 64,
     throttleDuration: 10,
+    fleetAuthenticates: 100,
+    fleetConcurrency: [1, 8],
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] ?? '';
@@ -166,6 +172,12 @@ export function parseOptions(argv: string[]): BenchOptions {
         break;
       case '--throttle-duration':
         options.throttleDuration = number(flag, value, 0.5, 600);
+        break;
+      case '--fleet-authenticates':
+        options.fleetAuthenticates = integer(flag, value, 1, 100_000);
+        break;
+      case '--fleet-concurrency':
+        options.fleetConcurrency = value.split(',').map((level) => integer(flag, level, 1, 1024));
         break;
       case '--host-cpu-prof':
         options.hostCpuProf = value;

@@ -1,7 +1,7 @@
 import { azuriteConnectionString } from '../host/azurite.js';
 import { TableReplayCache } from '../shared/proof/replayCache.js';
 import { defaultReplayShards } from '../shared/proof/replayShardCount.js';
-import { ThrottlingProxy } from '../test/support/throttlingProxy.js';
+import { ThrottlingProxy } from '../testkit/throttlingProxy.js';
 import type { BenchAzurite } from './azuriteWorker.js';
 import { authenticateRequests, checkProofSigner, enrolDevices, JtiSource, keyTypeNames, seededDevices, type BenchKeyType } from './devices.js';
 import { describeErrors, ms, table, whole, type PartReport } from './format.js';

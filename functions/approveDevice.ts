@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { handleAdmin } from '../shared/http/adminHandle.js';
+import { handleAdmin } from '../shared/runtime/adminHandle.js';
 import { guidParam } from '../shared/http/params.js';
 import { json } from '../shared/http/responses.js';
 

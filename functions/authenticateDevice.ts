@@ -3,7 +3,7 @@ import { isoTime } from '../shared/clock.js';
 import { renewAfterSeconds } from '../shared/devices/deviceTokens.js';
 import { bearerCredential } from '../shared/http/bearer.js';
 import { readJsonBody } from '../shared/http/body.js';
-import { handle } from '../shared/http/handle.js';
+import { handle } from '../shared/runtime/handle.js';
 import { json } from '../shared/http/responses.js';
 import { proofRequest } from '../shared/proof/proofRequest.js';
 

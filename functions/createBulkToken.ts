@@ -3,7 +3,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { createBulkTokenRequest } from '../shared/bulkTokens/bulkTokenRequests.js';
 import { defaultLifetimeMinutes } from '../shared/bulkTokens/bulkTokenService.js';
 import { readJsonBody } from '../shared/http/body.js';
-import { handleAdmin } from '../shared/http/adminHandle.js';
+import { handleAdmin } from '../shared/runtime/adminHandle.js';
 import { json } from '../shared/http/responses.js';
 
 export async function createBulkToken(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { ServiceError } from '../shared/errors.js';
-import { handleAdmin } from '../shared/http/adminHandle.js';
+import { handleAdmin } from '../shared/runtime/adminHandle.js';
 import { json } from '../shared/http/responses.js';
 
 const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { ServiceError } from '../shared/errors.js';
-import { handle } from '../shared/http/handle.js';
+import { handle } from '../shared/runtime/handle.js';
 import { problemResponse } from '../shared/http/problem.js';
 import { configurationProblems } from '../shared/services.js';
 import { json } from '../shared/http/responses.js';

@@ -5,7 +5,7 @@ import { nowMs } from '../shared/clock.js';
 import { ServiceError } from '../shared/errors.js';
 import { validate } from '../shared/http/body.js';
 import { pageParams } from '../shared/http/params.js';
-import { handleAdmin } from '../shared/http/adminHandle.js';
+import { handleAdmin } from '../shared/runtime/adminHandle.js';
 import { json } from '../shared/http/responses.js';
 
 const dayMs = 86_400_000;

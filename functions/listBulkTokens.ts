@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { handleAdmin } from '../shared/http/adminHandle.js';
+import { handleAdmin } from '../shared/runtime/adminHandle.js';
 import { json } from '../shared/http/responses.js';
 
 export async function listBulkTokens(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

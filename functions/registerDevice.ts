@@ -2,7 +2,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { auditedRegistration } from '../shared/audit/registrationAudit.js';
 import { bearerCredential } from '../shared/http/bearer.js';
 import { readJsonBody } from '../shared/http/body.js';
-import { handle } from '../shared/http/handle.js';
+import { handle } from '../shared/runtime/handle.js';
 import { json } from '../shared/http/responses.js';
 import { describedProofRequest } from '../shared/devices/deviceDescription.js';
 import { tokenTypes } from '../shared/tokens/jws.js';

@@ -2,7 +2,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { auditedRegistration } from '../shared/audit/registrationAudit.js';
 import { ServiceError } from '../shared/errors.js';
 import { readJsonBody } from '../shared/http/body.js';
-import { handle } from '../shared/http/handle.js';
+import { handle } from '../shared/runtime/handle.js';
 import { json } from '../shared/http/responses.js';
 import { callerAddress } from '../shared/network/clientAddress.js';
 import { describedProofRequest } from '../shared/devices/deviceDescription.js';

@@ -4,7 +4,7 @@ import { describedProofRequest } from '../shared/devices/deviceDescription.js';
 import { ServiceError } from '../shared/errors.js';
 import { bearerCredential } from '../shared/http/bearer.js';
 import { readJsonBody } from '../shared/http/body.js';
-import { handle } from '../shared/http/handle.js';
+import { handle } from '../shared/runtime/handle.js';
 import { json } from '../shared/http/responses.js';
 import { certificateFacts } from '../shared/proof/certificate.js';
 

@@ -3,7 +3,7 @@ import { app, type HttpHandler, type HttpRequest, type HttpResponseInit, type In
 import { ConsoleFiles } from '../shared/console/consoleFiles.js';
 import { consoleCsp, consoleSignIn } from '../shared/console/consoleSignIn.js';
 import { ServiceError } from '../shared/errors.js';
-import { handle } from '../shared/http/handle.js';
+import { handle } from '../shared/runtime/handle.js';
 import { json } from '../shared/http/responses.js';
 
 /**

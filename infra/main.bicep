@@ -175,6 +175,21 @@ param replayShards int = 16
 @maxValue(3650)
 param auditRetentionDays int = 365
 
+@description('Optional. How stale a device\'s lastSeenAt may be: authenticate writes it at most once per this many minutes per device and instance (docs/decisions/0016).')
+@minValue(1)
+@maxValue(1440)
+param lastSeenGranularityMinutes int = 60
+
+@description('Optional. Tokens one device may be issued per window, renewals and registrations together; past it 429 (docs/decisions/0015).')
+@minValue(1)
+@maxValue(1000)
+param tokenIssueBurst int = 3
+
+@description('Optional. The window of tokenIssueBurst, in minutes.')
+@minValue(1)
+@maxValue(10080)
+param tokenIssueWindowMinutes int = 60
+
 // Variables
 
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
@@ -225,6 +240,9 @@ var appSettings = {
   PENDING_APPROVAL_DAYS: string(pendingApprovalDays)
   REPLAY_SHARDS: string(replayShards)
   AUDIT_RETENTION_DAYS: string(auditRetentionDays)
+  LAST_SEEN_GRANULARITY_MINUTES: string(lastSeenGranularityMinutes)
+  TOKEN_ISSUE_BURST: string(tokenIssueBurst)
+  TOKEN_ISSUE_WINDOW_MINUTES: string(tokenIssueWindowMinutes)
 
   // Host settings (read by the Functions host, not by shared/config.ts).
   // The host buffers a request body up to this many bytes before the worker sees it (its default

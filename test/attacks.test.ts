@@ -20,7 +20,7 @@ import { renewDeviceToken } from '../functions/renewDeviceToken.js';
 import { revokeDevice } from '../functions/revokeDevice.js';
 import { unblockBulkToken } from '../functions/unblockBulkToken.js';
 import { createDeviceIdentity, signProof, thumbprintOf, type DeviceIdentity } from '../cli/device/identity.js';
-import { oversizedExponentKey, rsaIdentity, rsaKey, withTrailingBytes } from '../bench/attackCertificates.js';
+import { oversizedExponentKey, rsaIdentity, rsaKey, withTrailingBytes } from '../testkit/attackCertificates.js';
 import { ConfigError, configWarnings, loadConfig } from '../shared/config.js';
 import { deviceIdFor } from '../shared/devices/deviceId.js';
 import { DeviceTokenIssuer } from '../shared/devices/deviceTokens.js';

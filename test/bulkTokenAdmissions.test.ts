@@ -12,16 +12,37 @@ beforeAll(async () => {
   services = await installTestServices();
 });
 
-/** A service instance of its own on the same tables (as a second Functions instance would be), counting its use writes. */
-function instance(): { service: BulkTokenService; writes: () => number } {
+/**
+ * A service instance of its own on the same tables (as a second Functions instance would be),
+ * counting its use writes. `holdFirstWrite` keeps the first write waiting until it resolves, so
+ * a test decides by state, not by timing, which devices queue behind it; `checked()` resolves
+ * once `n` devices have passed their own use check and joined the queue.
+ */
+function instance(options: { holdFirstWrite?: Promise<void> } = {}): {
+  service: BulkTokenService;
+  writes: () => number;
+  checked: (n: number) => Promise<void>;
+} {
   const store = new TableBulkTokenStore(services.tables);
   let writes = 0;
   const recordUses = store.recordUses.bind(store);
-  store.recordUses = (record: BulkTokenRecord, etag: string, deviceIds: readonly string[], usedAt: number) => {
+  store.recordUses = async (record: BulkTokenRecord, etag: string, deviceIds: readonly string[], usedAt: number) => {
     writes++;
+    if (writes === 1 && options.holdFirstWrite) await options.holdFirstWrite;
     return recordUses(record, etag, deviceIds, usedAt);
   };
-  return { service: new BulkTokenService(store, services.signer, services.clock, claims), writes: () => writes };
+  let checks = 0;
+  const waiters: Array<{ n: number; done: () => void }> = [];
+  const hasUse = store.hasUse.bind(store);
+  store.hasUse = async (id: string, deviceId: string) => {
+    const used = await hasUse(id, deviceId);
+    checks++;
+    // setImmediate: after the caller's continuation (its microtask) has put it in the queue.
+    for (const waiter of waiters.filter((w) => checks >= w.n)) setImmediate(waiter.done);
+    return used;
+  };
+  const checked = (n: number) => new Promise<void>((done) => (checks >= n ? setImmediate(done) : waiters.push({ n, done })));
+  return { service: new BulkTokenService(store, services.signer, services.clock, claims), writes: () => writes, checked };
 }
 
 async function outcome(admission: Promise<void>): Promise<string> {
@@ -45,15 +66,20 @@ async function usesOf(id: string): Promise<{ uses: number; rows: number }> {
 const count = (outcomes: string[], what: string) => outcomes.filter((value) => value === what).length;
 
 describe('bulk-token admissions (against Azurite)', () => {
-  it('60 devices at once on one token: all admitted, uses = use rows = 60, in at most half as many writes', async () => {
-    const { service, writes } = instance();
+  it('60 devices at once on one token: all admitted, uses = use rows = 60, in two writes', async () => {
+    let release: () => void = () => undefined;
+    const { service, writes, checked } = instance({ holdFirstWrite: new Promise<void>((done) => (release = done)) });
     const { id } = await service.create({});
-    const outcomes = await Promise.all(Array.from({ length: 60 }, () => outcome(service.admitDevice(id, randomUUID()))));
+    const admissions = Array.from({ length: 60 }, () => outcome(service.admitDevice(id, randomUUID())));
+    // The first device's write is under way (held); the other 59 queue behind it meanwhile
+    // and go in together: one write each would be 60, and retries after ETag collisions more.
+    await checked(60);
+    release();
+    const outcomes = await Promise.all(admissions);
     expect(count(outcomes, 'admitted')).toBe(60);
     expect(await usesOf(id)).toEqual({ uses: 60, rows: 60 });
-    // One write per device, plus retries after every ETag collision, before; here 16. Each
-    // device's own use check comes first, so devices join the queue over a few round trips.
     expect(writes()).toBeLessThanOrEqual(30);
+    expect(writes()).toBe(2);
   });
 
   it('maxUses 5 with 30 devices at once: exactly 5 admitted, 25 token_used_up', async () => {
@@ -88,15 +114,19 @@ describe('bulk-token admissions (against Azurite)', () => {
   });
 
   it("a device whose use another instance recorded meanwhile is admitted without a second use, and the others of its batch still go in", async () => {
-    const a = instance();
+    let release: () => void = () => undefined;
+    const a = instance({ holdFirstWrite: new Promise<void>((done) => (release = done)) });
     const b = instance();
     const { id } = await a.service.create({});
     const shared = randomUUID();
-    // Instance a is busy with one device; the shared device and two more queue behind it.
+    // Instance a is busy with one device (its write held); the shared device and two more
+    // queue behind it, each having found no use of its own yet.
     const busy = a.service.admitDevice(id, randomUUID());
     const queued = [shared, randomUUID(), randomUUID()].map((device) => outcome(a.service.admitDevice(id, device)));
+    await a.checked(4);
     // Meanwhile instance b records the shared device's use (its repeat arrived there).
     await b.service.admitDevice(id, shared);
+    release();
     await busy;
     expect(await Promise.all(queued)).toEqual(['admitted', 'admitted', 'admitted']);
     expect(await usesOf(id)).toEqual({ uses: 4, rows: 4 });

@@ -8,6 +8,7 @@ import { adminTool } from '../cli/adminCommand.js';
 import { bulkTokenTool } from '../cli/bulkTokenCommand.js';
 import { clientTool } from '../cli/cmgClientCommand.js';
 import { fetchBlockedPorts } from '../cli/validate.js';
+import { closedPort } from './support/closedPort.js';
 import { projectRoot } from './support/localHost.js';
 
 /**
@@ -435,20 +436,12 @@ function withoutHost(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return copy;
 }
 
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const address = probe.address();
-  await new Promise((done) => probe.close(done));
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
 beforeAll(async () => {
   service = createHttpServer(stand_in);
   await new Promise<void>((done) => service.listen(0, '127.0.0.1', done));
   const address = service.address();
   serviceUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  closedUrl = `http://127.0.0.1:${await freePort()}`;
+  closedUrl = `http://127.0.0.1:${await closedPort()}`;
   await inParallel(rows, Math.max(2, availableParallelism()), async (row, index) => {
     const started = Date.now();
     results.set(row.name, await runRow(row, index));

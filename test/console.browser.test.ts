@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { projectRoot, startLocalHost, type LocalHost } from './support/localHost.js';
 import { uniqueTablePrefix } from './support/services.js';
+import { onCi } from './support/ci.js';
 
 /**
  * Requirement (issue 15): the console works in a real browser against the local host — sign
@@ -19,7 +20,7 @@ import { uniqueTablePrefix } from './support/services.js';
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(chromiumPath);
 if (!haveChromium) {
-  if (process.env.CI) throw new Error(`Chromium is missing at ${chromiumPath}; CI installs it (.ci/run: apt-get install -y chromium)`);
+  if (onCi) throw new Error(`Chromium is missing at ${chromiumPath}; CI installs it (.ci/run: apt-get install -y chromium)`);
   process.stderr.write(`console.browser.test.ts skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)\n`);
 }
 const describeWithBrowser = haveChromium ? describe : describe.skip;

@@ -284,7 +284,8 @@ describe('Key Vault throttled, failing or slow', () => {
       clientOptions: { ...standIn.clientOptions(), retryOptions: { maxRetries: 2, retryDelayInMs: 10, maxRetryDelayInMs: 50 } },
       warn: () => undefined,
     });
-    services = await installTestServices({ overrides: { clock, signer } });
+    // The renewer renews in every scenario within one frozen hour; pacing is fleet.test.ts's.
+    services = await installTestServices({ env: { TOKEN_ISSUE_BURST: '1000' }, overrides: { clock, signer } });
     const created = await invoke(createBulkToken, { path: '/api/bulk-tokens', headers: bearer(testAdminKey), body: { lifetimeMinutes: 10_080 } });
     expect(created.status).toBe(201);
     bulk = created.body as { id: string; token: string };

@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { RestError, type TableClient } from '@azure/data-tables';
 import { authenticateDevice } from '../functions/authenticateDevice.js';
 import { createBulkToken } from '../functions/createBulkToken.js';
 import { getDevice } from '../functions/getDevice.js';
@@ -9,7 +10,9 @@ import { registerInternal } from '../functions/registerInternal.js';
 import { renewDeviceToken } from '../functions/renewDeviceToken.js';
 import { createDeviceIdentity, type DeviceIdentity } from '../cli/device/identity.js';
 import { TableDeviceStore } from '../shared/devices/tableDeviceStore.js';
+import type { DeviceRecord } from '../shared/devices/deviceStore.js';
 import { KeyVaultSigner } from '../shared/signing/keyVaultSigner.js';
+import { TableService } from '../shared/storage/tableService.js';
 import { deviceCall } from './support/devices.js';
 import { bearer, invoke, type Answer, type CallOptions } from './support/invoke.js';
 import { KeyVaultStandIn } from './support/keyVaultStandIn.js';
@@ -253,11 +256,15 @@ describe('finding devices', () => {
     expect(await named('?name=lab&status=pending')).toEqual([]);
   });
 
-  it('?name= must be 1 to 64 characters', async () => {
-    for (const query of ['?name=', `?name=${'n'.repeat(65)}`]) {
+  it('?name= must be 1 to 64 characters, none of them a control character', async () => {
+    for (const [query, detail] of [
+      ['?name=', /name must be 1 to 64 characters/],
+      [`?name=${'n'.repeat(65)}`, /name must be 1 to 64 characters/],
+      ['?name=lab%00', /name must not contain control characters/],
+    ] as const) {
       const answer = await list(query);
       expect(answer).toMatchObject({ status: 400, body: { code: 'invalid_request' } });
-      expect(answer.body.detail).toMatch(/name must be 1 to 64 characters/);
+      expect(answer.body.detail).toMatch(detail);
     }
   });
 
@@ -304,6 +311,61 @@ describe('finding devices', () => {
       expect((await show(sha1Of(device))).status).toBe(404);
     } finally {
       services.clock.seconds = start;
+    }
+  });
+});
+
+describe('a pairing write that fails after its find rows', () => {
+  beforeAll(async () => {
+    services = await installTestServices();
+  });
+
+  /** A store whose pairing inserts fail as an unavailable Table service does, after the rows before them. */
+  function storeWhosePairingInsertFails(): TableDeviceStore {
+    class Failing extends TableService {
+      override async table(name: string): Promise<TableClient> {
+        const client = await super.table(name);
+        if (name !== TableDeviceStore.tableName) return client;
+        return new Proxy(client, {
+          get: (target, property, receiver) =>
+            property === 'createEntity' ? () => Promise.reject(new RestError('the store went away', { statusCode: 503 })) : (Reflect.get(target, property, receiver) as unknown),
+        });
+      }
+    }
+    return new TableDeviceStore(new Failing(services.config.storageConnection, services.config.tablePrefix));
+  }
+
+  it('leaves only rows that the list and the SHA-1 lookup skip, and the purge removes them once their hour is past', async () => {
+    const now = services.clock.now();
+    const sha1 = createHash('sha1').update(randomUUID()).digest('hex').toUpperCase();
+    const record: DeviceRecord = {
+      deviceId: randomUUID(),
+      thumbprint: `half-made-${randomUUID()}`,
+      registration: 'internal',
+      bulkTokenId: undefined,
+      status: 'active',
+      registeredAt: now,
+      expiresAt: now + 90 * day,
+      approvedAt: undefined,
+      revokedAt: undefined,
+      name: 'half made',
+      thumbprintSha1: sha1,
+    };
+    await expect(storeWhosePairingInsertFails().insert(record)).rejects.toThrow(/unavailable/);
+    const findTable = `${services.config.tablePrefix}${TableDeviceStore.findIndexName}`;
+    const findRows = async () => ((await dumpTables(findTable))[findTable] ?? []).filter((row) => row.deviceId === record.deviceId);
+    expect(await findRows()).toHaveLength(2);
+
+    expect(items(await list('?name=half')).map((item) => item.deviceId)).toEqual([]);
+    expect(items(await list('?limit=1000')).map((item) => item.deviceId)).not.toContain(record.deviceId);
+    expect(await show(sha1)).toMatchObject({ status: 404, body: { code: 'not_found' } });
+
+    services.clock.advance(90 * day + 8 * day + 2 * 3600);
+    try {
+      await services.purge.run();
+      expect(await findRows()).toEqual([]);
+    } finally {
+      services.clock.seconds = now;
     }
   });
 });

@@ -241,7 +241,8 @@ describe('fuzz: device endpoints (register/internal, register, renew, authentica
   let badSpki: Buffer;
 
   beforeAll(async () => {
-    services = await installTestServices();
+    // Pacing is its own test (fleet.test.ts); here the same devices get many tokens on purpose.
+    services = await installTestServices({ env: { TOKEN_ISSUE_BURST: '1000' } });
     await warmTables(services);
     const now = services.clock.now();
     const [active, blocked, usedUp] = [await bulkToken({ lifetimeMinutes: 10_080 }), await bulkToken(), await bulkToken({ maxUses: 1 })];
@@ -400,7 +401,9 @@ describe('fuzz: device endpoints (register/internal, register, renew, authentica
     });
     const body = materializeBody(plan.body, proof.proof);
     const [address, addressInside] = addresses[plan.address] ?? [undefined, false];
-    const delivered = body.carriesProof && contentTypeAcceptable(plan.contentType) && contentLengthAcceptable(plan.contentLength);
+    // Registration and renewal take a valid `device` beside the proof; authenticate takes none.
+    const deviceFits = body.device === undefined || (body.device === 'valid' && route.path !== '/api/authenticate');
+    const delivered = body.carriesProof && deviceFits && contentTypeAcceptable(plan.contentType) && contentLengthAcceptable(plan.contentLength);
     // A token only the service could sign may be bound to anyone: then only the proof's own validity counts.
     const proofFits = auth.validity === 'service-signed' ? proof.intrinsic : proof.valid;
     const callerFits = internal ? addressInside : auth.validity !== 'invalid';

@@ -15,6 +15,7 @@ import {
   type BicepRun,
   type Diagnostic,
 } from './support/bicep.js';
+import { onCi } from './support/ci.js';
 
 /**
  * Requirement: infra/ compiles and lints with the real Bicep CLI without a single error or
@@ -297,7 +298,7 @@ describe('finding the Bicep CLI', () => {
 
 if (!bicep) {
   const line = `infra.bicep.test: SKIPPED compiling infra/ with the Bicep CLI: none found (BICEP_PATH, PATH, ~/.azure/bin, NuGet). Get it: ${howToGetBicep}`;
-  if (process.env.CI === 'true') {
+  if (onCi) {
     describe('infra/**/*.bicep with the Bicep CLI', () => {
       it('needs the Bicep CLI when CI=true', () => {
         throw new Error(line.replace('SKIPPED', 'cannot skip (CI=true)'));

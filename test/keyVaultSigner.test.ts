@@ -316,10 +316,17 @@ describe('Key Vault failures', () => {
 
   it('bounds one operation, retries included, by operationTimeoutMs: UnavailableError', async () => {
     const impatient = await KeyVaultSigner.create(signerOptions(standIn, clock, { operationTimeoutMs: 200 }));
-    standIn.delay(1_000);
+    // Key Vault does not answer until released: only the bound can end the operation.
+    standIn.hold();
     const started = Date.now();
-    await expect(issue(impatient, clock)).rejects.toBeInstanceOf(UnavailableError);
-    expect(Date.now() - started).toBeLessThan(900);
+    try {
+      await expect(issue(impatient, clock)).rejects.toBeInstanceOf(UnavailableError);
+      expect(standIn.heldCount).toBeGreaterThan(0);
+      // A hang guard, far above the 200 ms bound, not a timing assertion.
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      standIn.release();
+    }
   });
 
   it('fails to start with UnavailableError when Key Vault does not answer at all', async () => {

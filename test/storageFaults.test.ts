@@ -1,25 +1,17 @@
-import { createServer } from 'node:net';
 import { createBulkToken } from '../functions/createBulkToken.js';
 import { health } from '../functions/health.js';
 import { registerInternal } from '../functions/registerInternal.js';
 import { createDeviceIdentity } from '../cli/device/identity.js';
 import { azuriteConnectionString } from '../host/azurite.js';
+import { closedPort } from './support/closedPort.js';
 import { deviceCall } from './support/devices.js';
 import { bearer, invoke } from './support/invoke.js';
 import { installTestServices, testAdminKey, type TestServices } from './support/services.js';
 
-/** A port that refuses connections: the storage account is unreachable. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  await new Promise<void>((done) => server.close(() => done()));
-  return typeof address === 'object' && address ? address.port : 1;
-}
-
 let services: TestServices;
 
 beforeAll(async () => {
+  // The storage account is unreachable: nothing listens there.
   const port = await closedPort();
   services = await installTestServices({ env: { STORAGE_CONNECTION: azuriteConnectionString('127.0.0.1', port) } });
 });

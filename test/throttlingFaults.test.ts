@@ -8,7 +8,7 @@ import { deviceCall } from './support/devices.js';
 import { adminBulkToken, enrolledDevice, type EnrolledDevice } from './support/enrol.js';
 import { invoke, type Answer, type CallOptions } from './support/invoke.js';
 import { installTestServices, uniqueTablePrefix, type TestServices } from './support/services.js';
-import { chargeOf, ThrottlingProxy, type Charge } from './support/throttlingProxy.js';
+import { chargeOf, ThrottlingProxy, type Charge } from '../testkit/throttlingProxy.js';
 
 /**
  * Partition throttling (docs/capacity.md): Table Storage answers 503 ServerBusy when a

@@ -24,7 +24,8 @@ const loneSurrogate = /\p{Cs}/u;
 
 /** Length in characters (code points), as a person counts them, not UTF-16 units. */
 function characters(text: string): number {
-  return [...text].length;
+  // A surrogate pair is one character; a lone half is refused separately.
+  return text.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, '_').length;
 }
 
 /** Text of 1 to `max` characters with no control character and no unpaired surrogate. */
@@ -83,6 +84,15 @@ export function usableName(commonName: string | undefined): string | undefined {
   const parsed = plainText(maxNameLength).safeParse(commonName.trim());
   return parsed.success ? parsed.data : undefined;
 }
+
+/**
+ * The `?name=` of the device list: a prefix of a name, so bound by the same rules (a prefix
+ * with a control character could match no name, and is refused before it reaches the store).
+ */
+export const namePrefix = z
+  .string()
+  .refine((value) => characters(value) >= 1 && characters(value) <= maxNameLength, `name must be 1 to ${maxNameLength} characters (a prefix of the device name)`)
+  .refine((value) => !controlCharacter.test(value) && !loneSurrogate.test(value), 'name must not contain control characters or half a surrogate pair');
 
 /** The key the name search compares: case folded the same way for every caller. */
 export function nameKey(name: string): string {

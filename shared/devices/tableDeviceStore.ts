@@ -93,7 +93,7 @@ export class TableDeviceStore implements DeviceStore {
   }
 
   async replace(record: DeviceRecord, current: Versioned<DeviceRecord>): Promise<void> {
-    await this.announce(record);
+    await this.announce(record, current.value);
     const client = await this.devices();
     let written: { etag?: string };
     try {
@@ -188,12 +188,19 @@ export class TableDeviceStore implements DeviceStore {
     return this.tables.table(TableDeviceStore.expiryIndexName);
   }
 
-  /** Step 1: the expiry row and the find rows, at once. */
-  private async announce(record: DeviceRecord): Promise<void> {
+  /**
+   * Step 1: the expiry row and the find rows, at once. The find rows are left alone when
+   * they would not change (a renewal that keeps name and status): rows are only ever
+   * written before their pairing and removed after it, so a stored pairing has them, except
+   * one stored before they existed - whose missing SHA-1 makes the rows differ.
+   */
+  private async announce(record: DeviceRecord, previous?: DeviceRecord): Promise<void> {
     const [index, find] = await Promise.all([this.index(), this.find()]);
+    const rows = findRowUpserts(record);
+    const unchanged = previous !== undefined && JSON.stringify(findRowUpserts(previous)) === JSON.stringify(rows);
     await settleAll([
       storageCall(what, () => index.upsertEntity(announcement(record), 'Replace')),
-      storageCall(what, () => find.submitTransaction(findRowUpserts(record))),
+      ...(unchanged ? [] : [storageCall(what, () => find.submitTransaction(rows))]),
     ]);
   }
 

@@ -15,6 +15,17 @@ const proofBody = {
   content: { 'application/json': { schema: ref('ProofRequest') } },
 };
 
+/** Registration and renewal: the proof and, optionally, what the device says it is. */
+const describedProofBody = {
+  required: true,
+  content: { 'application/json': { schema: ref('DescribedProofRequest') } },
+};
+
+const rateLimited = problem(
+  'The device has been issued TOKEN_ISSUE_BURST tokens (3 by default) in the last TOKEN_ISSUE_WINDOW_MINUTES (60): rate_limited, ' +
+    'with Retry-After in seconds until the next is allowed; no token is signed and nothing is stored',
+);
+
 const deviceErrors = {
   '400': problem('Malformed body, proof or certificate (invalid_request, invalid_proof, invalid_certificate)'),
   '401': problem('Bad, expired or wrong-type token; bad or replayed proof; key not matching cnf'),
@@ -53,7 +64,9 @@ export const openApiDocument = {
       'for it answers 405 problem+json (method_not_allowed) with an Allow header — in Azure and locally alike. A body must be ' +
       'sent with Content-Length (411 length_required otherwise). A repeated query parameter arrives as one comma-joined value ' +
       '(the Functions host joins them), so ?status=active&status=revoked is 400 invalid_request. Invalid settings: every ' +
-      'operation answers 503 misconfigured, and GET /health names the settings.',
+      'operation answers 503 misconfigured, and GET /health names the settings. ' +
+      'A device may describe itself (device: {name, os, clientVersion}) at registration and renewal; those values are self-asserted ' +
+      'by the device, never checked, and the admin views show them as its own claims.',
   },
   servers: [{ url: '/api' }],
   components: {
@@ -79,6 +92,33 @@ export const openApiDocument = {
         required: ['proof'],
         additionalProperties: false,
         properties: { proof: { type: 'string', description: 'Compact JWS, typ device-proof+jwt, with x5c, htm, htu, iat, jti and ath' } },
+      },
+      DeviceDescription: {
+        type: 'object',
+        additionalProperties: false,
+        description:
+          'What the device says it is. Self-asserted: nothing checks it, and administrators see it as the device\'s own claim. ' +
+          'Any other key, a wrong type or a broken rule is 400 invalid_request naming the field; nothing is stored and no bulk-token use is taken.',
+        properties: {
+          name: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 64,
+            description:
+              '1 to 64 characters after trimming, no control characters. Left out at registration: the certificate\'s subject CN, when it is 1 to 64 printable characters',
+          },
+          os: { type: 'string', minLength: 1, maxLength: 128, description: '1 to 128 characters, no control characters' },
+          clientVersion: { type: 'string', pattern: '^[0-9A-Za-z.+-]{1,32}$' },
+        },
+      },
+      DescribedProofRequest: {
+        type: 'object',
+        required: ['proof'],
+        additionalProperties: false,
+        properties: {
+          proof: { type: 'string', description: 'Compact JWS, typ device-proof+jwt, with x5c, htm, htu, iat, jti and ath' },
+          device: { ...ref('DeviceDescription'), description: 'Optional; at a renewal it replaces what was stored, left out it keeps it' },
+        },
       },
       DeviceToken: {
         type: 'object',
@@ -128,7 +168,7 @@ export const openApiDocument = {
                 issuedAt: isoTime,
                 expiresAt: isoTime,
                 lifetimeMinutes: { type: 'integer' },
-                status: { enum: ['active', 'expired', 'blocked'] },
+                status: { enum: ['active', 'expired', 'blocked', 'used-up'] },
                 uses: { type: 'integer' },
                 maxUses: { type: ['integer', 'null'] },
                 description: { type: ['string', 'null'] },
@@ -140,11 +180,12 @@ export const openApiDocument = {
       BulkTokenStatus: {
         type: 'object',
         required: ['id', 'status'],
-        properties: { id: { type: 'string', format: 'uuid' }, status: { enum: ['active', 'expired', 'blocked'] } },
+        properties: { id: { type: 'string', format: 'uuid' }, status: { enum: ['active', 'expired', 'blocked', 'used-up'] } },
       },
       Device: {
         type: 'object',
-        required: ['deviceId', 'status', 'registration', 'thumbprint', 'registeredAt', 'expiresAt'],
+        required: ['deviceId', 'status', 'registration', 'thumbprint', 'registeredAt', 'expiresAt', 'name', 'os', 'clientVersion', 'lastSeenAt', 'thumbprintSha1'],
+        description: 'name, os and clientVersion are self-asserted by the device and shown as its own claims',
         properties: {
           deviceId: { type: 'string', format: 'uuid' },
           status: { enum: ['pending', 'active', 'revoked'] },
@@ -153,6 +194,18 @@ export const openApiDocument = {
           thumbprint: { type: 'string', description: 'base64url SHA-256 of the certificate DER (x5t#S256)' },
           registeredAt: isoTime,
           expiresAt: isoTime,
+          name: { type: ['string', 'null'], description: "Self-asserted by the device (or its certificate's CN): the device's own claim, not checked" },
+          os: { type: ['string', 'null'], description: 'Self-asserted by the device, not checked' },
+          clientVersion: { type: ['string', 'null'], description: 'Self-asserted by the device, not checked' },
+          lastSeenAt: {
+            ...isoTime,
+            description: 'The latest register, renew or authenticate, accurate to LAST_SEEN_GRANULARITY_MINUTES (60 by default)',
+          },
+          thumbprintSha1: {
+            type: ['string', 'null'],
+            pattern: '^[0-9A-F]{40}$',
+            description: 'SHA-1 of the certificate DER in upper-case hex, the thumbprint Windows shows; null only for a pairing stored before it was recorded and not renewed since',
+          },
         },
       },
       DeviceList: {
@@ -227,12 +280,13 @@ export const openApiDocument = {
       post: {
         operationId: 'registerInternal',
         summary: 'Register from an internal network (INTERNAL_NETWORKS), under the approval policy',
-        requestBody: proofBody,
+        requestBody: describedProofBody,
         responses: {
           '201': ok('Registered: the device token', 'DeviceToken'),
           '202': ok('Awaiting approval; repeat the same call later', 'Pending'),
           ...deviceErrors,
           '403': problem('Caller outside INTERNAL_NETWORKS (network_forbidden) or device revoked (device_revoked)'),
+          '429': rateLimited,
         },
       },
     },
@@ -241,8 +295,13 @@ export const openApiDocument = {
         operationId: 'registerDevice',
         summary: 'Register over the internet with a bulk registration token',
         security: [{ bulkToken: [] }],
-        requestBody: proofBody,
-        responses: { '201': ok('Registered: the device token', 'DeviceToken'), ...deviceErrors, '403': problem('Device revoked (device_revoked)') },
+        requestBody: describedProofBody,
+        responses: {
+          '201': ok('Registered: the device token', 'DeviceToken'),
+          ...deviceErrors,
+          '403': problem('Device revoked (device_revoked)'),
+          '429': rateLimited,
+        },
       },
     },
     '/renew': {
@@ -250,8 +309,13 @@ export const openApiDocument = {
         operationId: 'renewDeviceToken',
         summary: 'Renew a device token (same device, fresh 90 days)',
         security: [{ deviceToken: [] }],
-        requestBody: proofBody,
-        responses: { '200': ok('The new device token', 'DeviceToken'), ...deviceErrors, '403': problem('Device revoked (device_revoked)') },
+        requestBody: describedProofBody,
+        responses: {
+          '200': ok('The new device token', 'DeviceToken'),
+          ...deviceErrors,
+          '403': problem('Device revoked (device_revoked)'),
+          '429': rateLimited,
+        },
       },
     },
     '/authenticate': {
@@ -322,10 +386,19 @@ export const openApiDocument = {
     '/devices': {
       get: {
         operationId: 'listDevices',
-        summary: 'List devices, optionally by status, a page at a time',
+        summary: 'List devices, newest registration first, optionally by status and name prefix, a page at a time',
+        description:
+          'A page may hold fewer than limit items and still carry a continuation (the list checks every index row against the device it names). ' +
+          'name, os and clientVersion are self-asserted by each device.',
         security: [{ admin: [] }],
         parameters: [
           { name: 'status', in: 'query', schema: { enum: ['pending', 'active', 'revoked'] } },
+          {
+            name: 'name',
+            in: 'query',
+            description: 'A case-insensitive prefix of the device name, 1 to 64 characters',
+            schema: { type: 'string', minLength: 1, maxLength: 64 },
+          },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
           { name: 'continuation', in: 'query', schema: { type: 'string' } },
         ],
@@ -335,14 +408,15 @@ export const openApiDocument = {
     '/devices/{id}': {
       get: {
         operationId: 'getDevice',
-        summary: 'One device, by its id or by its certificate thumbprint',
+        summary: 'One device, by its id, its certificate thumbprint, or the SHA-1 thumbprint Windows shows',
         security: [{ admin: [] }],
         parameters: [
           {
             name: 'id',
             in: 'path',
             required: true,
-            description: 'The device id (GUID), or the certificate thumbprint (base64url SHA-256, 43 characters)',
+            description:
+              'The device id (GUID), the certificate thumbprint (base64url SHA-256, 43 characters), or the SHA-1 thumbprint Windows shows (40 hex digits, any case)',
             schema: { type: 'string' },
           },
         ],

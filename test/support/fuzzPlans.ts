@@ -736,6 +736,7 @@ export function contentTypeAcceptable(value: string | undefined): boolean {
 
 export type BodyPlan =
   | { kind: 'proof'; layout: 'compact' | 'pretty' | 'bom' | 'duplicate' }
+  | { kind: 'described'; device: DevicePlanValue }
   | { kind: 'padded'; total: number }
   | { kind: 'proof-and'; key: string; value: unknown }
   | { kind: 'proof-as'; value: unknown }
@@ -748,13 +749,46 @@ export type BodyPlan =
   | { kind: 'utf16' }
   | { kind: 'cut'; keep: number };
 
+/**
+ * The optional `device` description of registration and renewal (docs/protocol.md section 8):
+ * valid ones, and ones that break exactly one rule.
+ */
+export type DevicePlanValue = { valid: boolean; value: unknown };
+
+const printable = fc.string({ minLength: 1, maxLength: 20 }).filter((text) => text.trim() !== '' && !/\p{Cc}/u.test(text));
+const validDevice = fc
+  .record(
+    { name: printable, os: printable, clientVersion: fc.stringMatching(/^[0-9A-Za-z.+-]{1,32}$/) },
+    { requiredKeys: [] },
+  )
+  .map((value): DevicePlanValue => ({ valid: true, value }));
+const invalidDevice = fc
+  .oneof(
+    fc.constant<unknown>(null),
+    fc.constant<unknown>('laptop'),
+    fc.constant<unknown>([]),
+    fc.constant<unknown>({ name: '' }),
+    fc.constant<unknown>({ name: 'x'.repeat(65) }),
+    fc.constant<unknown>({ name: 'a\u0000b' }),
+    fc.constant<unknown>({ os: 'o'.repeat(129) }),
+    fc.constant<unknown>({ clientVersion: '1 0' }),
+    fc.constant<unknown>({ name: 7 }),
+    fc.record({ name: printable, serial: fc.string() }),
+  )
+  .map((value): DevicePlanValue => ({ valid: false, value }));
+
 export const bodyPlan: fc.Arbitrary<BodyPlan> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('described' as const), device: fc.oneof(validDevice, invalidDevice) }) },
   {
     weight: 24,
     arbitrary: fc.record({ kind: fc.constant('proof' as const), layout: fc.constantFrom('compact' as const, 'compact' as const, 'pretty' as const, 'bom' as const, 'duplicate' as const) }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('padded' as const), total: fc.integer({ min: 16_370, max: 16_400 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('proof-and' as const), key: fc.string({ maxLength: 8 }).filter((key) => key !== 'proof'), value: oddValue }) },
+  {
+    weight: 1,
+    // `device` is a field of its own (the `described` plan), and a valid one would make the body acceptable.
+    arbitrary: fc.record({ kind: fc.constant('proof-and' as const), key: fc.string({ maxLength: 8 }).filter((key) => key !== 'proof' && key !== 'device'), value: oddValue }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('proof-as' as const), value: oddValue }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('json' as const), value: json }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('bytes' as const), bytes: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 64 }) }) },
@@ -773,6 +807,8 @@ export interface BodyBuilt {
   bytes: Uint8Array | undefined;
   /** The body is `{"proof": <the built proof>}` in some acceptable spelling, within 16 KiB. */
   carriesProof: boolean;
+  /** The body also carries `device`: whether that description keeps every rule. */
+  device?: 'valid' | 'invalid';
 }
 
 export function materializeBody(plan: BodyPlan, proof: string): BodyBuilt {
@@ -790,6 +826,10 @@ export function materializeBody(plan: BodyPlan, proof: string): BodyBuilt {
               : compact;
       const bytes = utf8(text);
       return { bytes, carriesProof: bytes.byteLength <= 16_384 };
+    }
+    case 'described': {
+      const bytes = utf8(JSON.stringify({ proof, device: plan.device.value }));
+      return { bytes, carriesProof: bytes.byteLength <= 16_384, device: plan.device.valid ? 'valid' : 'invalid' };
     }
     case 'padded': {
       const bytes = utf8(compact.padEnd(plan.total, ' '));

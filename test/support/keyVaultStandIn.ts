@@ -102,6 +102,7 @@ export class KeyVaultStandIn {
   private readonly versions: Version[] = [];
   private readonly failures: FailureRule[] = [];
   private latencyMs = 0;
+  private held: Array<() => void> | undefined;
   private readonly agent: Agent;
 
   private constructor(
@@ -210,6 +211,23 @@ export class KeyVaultStandIn {
     this.latencyMs = ms;
   }
 
+  /** Holds every authenticated answer until release(): a Key Vault that does not answer. */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** How many answers hold() is keeping back. */
+  get heldCount(): number {
+    return this.held?.length ?? 0;
+  }
+
+  /** Lets every held answer go and stops holding. */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const go of held) go();
+  }
+
   resetCounts(): void {
     this.counts.get = 0;
     this.counts.list = 0;
@@ -219,6 +237,7 @@ export class KeyVaultStandIn {
   }
 
   async close(): Promise<void> {
+    this.release();
     this.agent.destroy();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
@@ -240,6 +259,8 @@ export class KeyVaultStandIn {
       if (!route) return send(response, 404, { error: { code: 'NotFound', message: `no route for ${request.method} ${url.pathname}` } });
       this.counts[route.operation]++;
       if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+      const held = this.held;
+      if (held) await new Promise<void>((go) => held.push(go));
       const failure = this.takeFailure(route.operation);
       if (failure) {
         return send(response, failure.status, { error: { code: failureCode(failure.status), message: 'injected failure' } },

@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { ServiceError } from '../errors.js';
 import { getServices, type Services } from '../services.js';
-import { problemResponse } from './problem.js';
+import { problemResponse } from '../http/problem.js';
 
 export type RouteWork = (services: Services) => Promise<HttpResponseInit>;
 

@@ -1,5 +1,5 @@
 import { checkPrimeSync, createPrivateKey, type KeyObject } from 'node:crypto';
-import type { SeededRandom } from './random.js';
+import type { SeededRandom } from '../bench/random.js';
 
 const e = 65537n;
 

@@ -1,20 +1,17 @@
 #!/usr/bin/env node
 import { runBulkTokenCommand } from './bulkTokenCommand.js';
+import { entraToken } from './entraSignIn.js';
+import { packageVersion } from './packageVersion.js';
 import { runCli } from './runCli.js';
 
-/** Gets an Entra ID access token from the Azure CLI's login (`az login`). */
-async function entraToken(audience: string): Promise<string> {
-  const { AzureCliCredential } = await import('@azure/identity');
-  const token = await new AzureCliCredential().getToken(`${audience.replace(/\/$/, '')}/.default`);
-  return token.token;
-}
-
 const argv = process.argv.slice(2);
-process.exitCode = await runCli('bulk-registration-token', argv, process.env, () =>
+process.exitCode = await runCli('bulk-registration-token', argv, process.env, async () =>
   runBulkTokenCommand(argv, {
     env: process.env,
     out: (line) => console.log(line),
+    err: (line) => console.error(line),
     cwd: process.cwd(),
-    entraToken,
+    entraToken: (request) => entraToken(request, (line) => console.error(line)),
+    version: await packageVersion(),
   }),
 );

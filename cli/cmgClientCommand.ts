@@ -1,13 +1,23 @@
 import { CliError, exitCodes, usageError } from './cliError.js';
-import { debugOption, helpOption, helpText, parseCommandLine, type CommandSpec, type OptionSpec, type ToolSpec } from './commandLine.js';
-import type { DeviceClient, TokenAnswer } from './device/deviceClient.js';
+import { debugOption, helpOption, helpText, parseCommandLine, versionOption, type CommandSpec, type OptionSpec, type ToolSpec } from './commandLine.js';
+import type { DeviceClient, DeviceDescription, TokenAnswer } from './device/deviceClient.js';
+import { describeThisDevice } from './device/description.js';
 import type { DeviceIdentity, KeyType } from './device/identity.js';
-import { DeviceState, defaultStateDir, type TokenState } from './device/state.js';
-import { compactJws, oneOf, serviceUrl, wholeNumberIn } from './validate.js';
+import { DeviceState, defaultStateDir, type PendingState, type TokenState } from './device/state.js';
+import { compactJws, oneOf, refuseCleartext, serviceUrl, wholeNumberIn } from './validate.js';
 
 const toolName = 'cmg-client';
 
-const urlOption: OptionSpec = { name: 'url', value: '<url>', help: 'the service, http:// or https:// (register stores it; the others use the stored one unless given)' };
+const urlOption: OptionSpec = { name: 'url', value: '<url>', help: 'the service, https:// (register stores it; the others use the stored one unless given)' };
+const allowHttpOption: OptionSpec = {
+  name: 'allow-http',
+  help: 'allow http:// to another machine; without it only loopback may be http://, since\nthe bulk token and the device token would travel in clear',
+};
+const nameOption: OptionSpec = {
+  name: 'name',
+  value: '<name>',
+  help: 'the name administrators see (1 to 64 characters); default this machine\'s host name,\nor the name register was given (register keeps it for renew and run)',
+};
 
 const commands: CommandSpec[] = [
   {
@@ -19,17 +29,21 @@ const commands: CommandSpec[] = [
       { name: 'internal', help: 'register from the internal network instead (an administrator may have to approve)' },
       { name: 'key-type', value: 'rsa|ec', help: 'rsa (RSA 2048, RS256, the default) or ec (P-256, ES256)' },
       { name: 'wait', value: '<seconds>', help: 'with --internal: how long to keep asking while approval is pending,\n0 to 86400; default 600' },
+      nameOption,
+      allowHttpOption,
     ],
     notes: [
       'Exactly one of --regtoken and --internal. Registering again reuses the key in the state folder.',
-      'While approval is pending the command exits 3 and status shows it; run register --internal again later.',
+      'The service is told the device\'s name, OS and cmg-client version, for its administrators.',
+      'While approval is pending the command exits 3 and status shows it; run (or run --once) asks again',
+      'and picks up the token once an administrator approves.',
     ],
     example: `${toolName} register --url https://cmg.example.com --regtoken eyJhbGciOi... --state /var/lib/cmg-client`,
   },
   {
     name: 'renew',
     summary: 'renew the device token once renewAfter has passed',
-    options: [urlOption, { name: 'force', help: 'renew now, even before renewAfter' }],
+    options: [urlOption, { name: 'force', help: 'renew now, even before renewAfter' }, nameOption, allowHttpOption],
     notes: ['Before renewAfter nothing is sent and the exit code is 0 ("not due").'],
     example: `${toolName} renew --force`,
   },
@@ -49,15 +63,32 @@ const commands: CommandSpec[] = [
   {
     name: 'authenticate',
     summary: 'ask the service to check the token and a fresh proof (for scripts and health checks)',
-    options: [urlOption],
+    options: [urlOption, allowHttpOption],
     example: `${toolName} authenticate --state /var/lib/cmg-client`,
   },
   {
     name: 'run',
-    summary: 'stay up and renew when due, with jitter and backoff',
-    options: [urlOption, { name: 'once', help: 'one check (renewing if due), then exit: for cron or a scheduled task' }],
-    notes: ['Stops with exit 1 when the service refuses for good (token expired, device revoked): register again then.'],
+    summary: 'stay up and renew when due, with jitter and backoff; while pending, ask until approved',
+    options: [
+      urlOption,
+      { name: 'once', help: 'one check (renewing if due, or asking once while pending), then exit:\nfor cron or a scheduled task' },
+      { name: 'poll', value: '<seconds>', help: 'while approval is pending, how often to ask: 1 to 3600; default 60' },
+      allowHttpOption,
+    ],
+    notes: [
+      'While an internal registration is pending, it repeats the registration call (the protocol\'s way to',
+      'learn of an approval) and saves the token once approved; run --once exits 3 while still pending.',
+      'Stops with exit 1 when the service refuses for good: a revoked device must run reset and register again;',
+      'an expired token must register again.',
+    ],
     example: `${toolName} run --once`,
+  },
+  {
+    name: 'reset',
+    summary: 'forget the key, certificate and token, to start over with a new key (what a revoked device must do)',
+    options: [{ name: 'yes', help: 'do not ask for confirmation (needed when not run on a terminal)' }],
+    notes: ['Nothing is sent. register afterwards makes a new key, so the device gets a new device id.'],
+    example: `${toolName} reset --yes --state /var/lib/cmg-client`,
   },
 ];
 
@@ -65,6 +96,7 @@ const common: OptionSpec[] = [
   { name: 'state', value: '<dir>', help: `where the key, certificate and token are kept; default $CMG_CLIENT_STATE,\nelse ${defaultStateDir()}. Created 0700; files 0600; an existing folder\nwritable by group or others, or owned by another user, is refused` },
   { name: 'json', help: 'machine-readable output' },
   debugOption,
+  versionOption,
   helpOption,
 ];
 
@@ -92,6 +124,12 @@ export interface ClientIo {
   random?: () => number;
   /** Aborted to stop `run`. */
   signal?: AbortSignal;
+  /** cmg-client's version: --version, and what the device tells the service. */
+  version?: string;
+  /** Whether a person can answer a question (stdin and stderr are terminals). */
+  isTerminal?: boolean;
+  /** Asks a question on the terminal and returns the answer line. */
+  ask?: (question: string) => Promise<string>;
 }
 
 const day = 86_400_000;
@@ -101,13 +139,18 @@ const fatalCodes = new Set(['token_expired', 'device_revoked', 'invalid_token', 
 
 export async function runClientCommand(argv: readonly string[], io: ClientIo): Promise<number> {
   const parsed = parseCommandLine(clientTool, argv);
-  if (parsed.kind === 'help') {
-    io.out(helpText(clientTool, parsed.command));
-    return exitCodes.ok;
-  }
-  if (parsed.kind === 'none') {
-    io.out(helpText(clientTool));
-    throw usageError('no command given', `run ${toolName} register, renew, status, authenticate or run; ${toolName} --help shows the above`);
+  switch (parsed.kind) {
+    case 'help':
+      io.out(helpText(clientTool, parsed.command));
+      return exitCodes.ok;
+    case 'version':
+      io.out(`${toolName} ${io.version ?? 'unknown'}`);
+      return exitCodes.ok;
+    case 'none':
+      io.out(helpText(clientTool));
+      throw usageError('no command given', `run ${toolName} register, renew, status, authenticate, run or reset; ${toolName} --help shows the above`);
+    case 'run':
+      break;
   }
   const { command, values } = parsed;
   const text = (name: string) => {
@@ -122,14 +165,20 @@ export async function runClientCommand(argv: readonly string[], io: ClientIo): P
   const stateDir = text('state') ?? io.env.CMG_CLIENT_STATE ?? defaultStateDir(io.env);
   if (stateDir.trim() === '') throw usageError(`${text('state') !== undefined ? '--state' : 'CMG_CLIENT_STATE'} is empty`, 'name a folder');
   const urlText = text('url');
+  const allowHttp = flag('allow-http');
   const givenUrl = urlText === undefined ? undefined : serviceUrl(urlText, '--url');
+  if (givenUrl !== undefined) refuseCleartext(givenUrl, '--url', allowHttp, cleartextWhat);
+  const nameText = text('name');
+  const name = nameText === undefined ? undefined : deviceName(nameText);
   const state = new DeviceState(stateDir);
   const now = io.now ?? Date.now;
+  const session: Session = { state, givenUrl, allowHttp, name, io };
 
   switch (command.name) {
     case 'register': {
       const url = givenUrl ?? (io.env.CMG_URL !== undefined ? serviceUrl(io.env.CMG_URL, 'CMG_URL') : undefined);
       if (url === undefined) throw usageError('register needs --url <service url> (or CMG_URL)', `run ${toolName} register --help`);
+      if (givenUrl === undefined) refuseCleartext(url, 'CMG_URL', allowHttp, cleartextWhat);
       const regtoken = text('regtoken');
       const internal = flag('internal');
       if ((regtoken === undefined) === !internal) {
@@ -141,35 +190,134 @@ export async function runClientCommand(argv: readonly string[], io: ClientIo): P
       const waitSeconds = wholeNumberIn(waitText ?? '600', '--wait', 0, 86_400, ' seconds');
       const keyType = oneOf<KeyType>(text('key-type') ?? 'rsa', '--key-type', ['rsa', 'ec']);
 
+      const pollText = text('poll');
+      if (pollText !== undefined) wholeNumberIn(pollText, '--poll', 1, 3_600, ' seconds');
+
       await state.ensure();
       const identity = await identityFor(state, keyType, io);
       const client = await deviceClient(url, identity, io);
-      const answer = regtoken !== undefined ? await client.registerWithBulkToken(regtoken) : await waitForApproval(client, state, url, waitSeconds * 1000, io);
-      const saved = await save(state, url, answer);
+      // A name given before (and kept) stays the device's name unless --name changes it.
+      const keptName = name ?? (await state.loadPending())?.name ?? (await state.loadToken())?.name;
+      const device = describeThisDevice(keptName, io.version);
+      const answer = await explained(
+        state,
+        regtoken !== undefined ? client.registerWithBulkToken(regtoken, device) : waitForApproval(client, state, url, waitSeconds * 1000, keptName, device, io),
+      );
+      const saved = await save(state, url, answer, undefined, keptName);
       print(`registered: device ${saved.deviceId}, token valid until ${saved.expiresAt}, renew after ${saved.renewAfter}`, saved);
       return exitCodes.ok;
     }
     case 'renew': {
-      const { current, client } = await loaded(state, givenUrl, io);
+      const { current, client } = await loaded(session);
       if (!flag('force') && now() < Date.parse(current.renewAfter)) {
         print(`not due: renew after ${current.renewAfter} (use --force to renew now)`, { renewed: false, ...current, token: undefined });
         return exitCodes.ok;
       }
-      const saved = await save(state, current.url, await client.renew(current.token), current.registration);
+      const keptName = name ?? current.name;
+      const saved = await save(state, current.url, await explained(state, client.renew(current.token, describeThisDevice(keptName, io.version))), current.registration, keptName);
       print(`renewed: token valid until ${saved.expiresAt}, renew after ${saved.renewAfter}`, { renewed: true, ...saved, token: undefined });
       return exitCodes.ok;
     }
     case 'status':
       return showStatus(state, now, print);
     case 'authenticate': {
-      const { current, client } = await loaded(state, givenUrl, io);
-      const answer = await client.authenticate(current.token);
+      const { current, client } = await loaded(session);
+      const answer = await explained(state, client.authenticate(current.token));
       print(`authenticated: device ${answer.deviceId}, token valid until ${answer.expiresAt}`, answer);
       return exitCodes.ok;
     }
-    default:
-      return runLoop(state, givenUrl, flag('once'), io);
+    case 'reset':
+      return reset(state, flag('yes'), print, io);
+    default: {
+      const pollSeconds = wholeNumberIn(text('poll') ?? '60', '--poll', 1, 3_600, ' seconds');
+      return runLoop(session, flag('once'), pollSeconds * 1000);
+    }
   }
+}
+
+const cleartextWhat = 'the bulk registration token and the device token';
+
+/** What the commands that talk to the service need besides the command line. */
+interface Session {
+  state: DeviceState;
+  givenUrl: string | undefined;
+  allowHttp: boolean;
+  /** --name, checked. */
+  name: string | undefined;
+  io: ClientIo;
+}
+
+function deviceName(given: string): string {
+  const trimmed = given.trim();
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  if (trimmed === '' || Array.from(trimmed).length > 64 || /[\u0000-\u001f\u007f-\u009f]/.test(trimmed)) {
+    throw usageError(`--name must be 1 to 64 characters without control characters (got ${JSON.stringify(given)})`);
+  }
+  return trimmed;
+}
+
+/**
+ * Turns the service's refusals that no retry can change into what the device must do:
+ * a revoked device starts over with a new key; an expired token registers again.
+ */
+async function explained<T>(state: DeviceState, call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    throw refusal(error, state);
+  }
+}
+
+function refusal(error: unknown, state: DeviceState): unknown {
+  if (!(error instanceof CliError) || error.code === undefined) return error;
+  const details = { status: error.status, code: error.code, cause: error } as const;
+  const stateFlag = `--state ${state.dir}`;
+  switch (error.code) {
+    case 'device_revoked':
+      return new CliError('refused: an administrator revoked this device; the service refuses its key for good (403 device_revoked)', exitCodes.refused, {
+        ...details,
+        hint: `start over with a new key: ${toolName} reset ${stateFlag}, then ${toolName} register`,
+      });
+    case 'token_expired':
+      return new CliError(`refused: the device token has expired (${error.message})`, exitCodes.refused, {
+        ...details,
+        hint: `register again: ${toolName} register --regtoken <token> (or --internal) ${stateFlag}`,
+      });
+    case 'key_mismatch':
+    case 'invalid_token':
+      return new CliError(`refused: the service does not accept this device's token (${error.message})`, exitCodes.refused, {
+        ...details,
+        hint: `start over: ${toolName} reset ${stateFlag}, then ${toolName} register`,
+      });
+    default:
+      return error;
+  }
+}
+
+/** `reset`: removes the key, certificate, token and pending registration; nothing is sent. */
+async function reset(state: DeviceState, yes: boolean, print: (lines: string, data: unknown) => void, io: ClientIo): Promise<number> {
+  if (!yes && !(io.isTerminal && io.ask)) {
+    throw usageError('reset asks for confirmation, and this is not a terminal: add --yes to reset without asking', `run ${toolName} reset --help`);
+  }
+  const [current, pending, identity] = await Promise.all([state.loadToken(), state.loadPending(), state.loadIdentity().catch(() => undefined)]);
+  const url = current?.url ?? pending?.url;
+  const deviceId = current?.deviceId ?? pending?.deviceId;
+  if (!current && !pending && !identity && !(await state.hasFiles())) {
+    print(`nothing to reset: no device state in ${state.dir}`, { reset: false, stateDir: state.dir });
+    return exitCodes.ok;
+  }
+  if (!yes && io.ask) {
+    const answer = (await io.ask(`Forget device ${deviceId ?? '(unregistered)'}'s key and token in ${state.dir}? It must register again, with a new device id. Type yes to reset: `)).trim().toLowerCase();
+    if (answer !== 'yes' && answer !== 'y') throw new CliError(`not reset: ${state.dir} (not confirmed)`, exitCodes.refused, { hint: 'answer yes, or pass --yes' });
+  }
+  await state.clear();
+  const again = `${toolName} register --url ${url ?? '<service url>'} --regtoken <token> (or --internal) --state ${state.dir}`;
+  print(`reset: the key, certificate and token${deviceId ? ` of device ${deviceId}` : ''} are gone from ${state.dir}; register again with a new key: ${again}`, {
+    reset: true,
+    previousDeviceId: deviceId ?? null,
+    stateDir: state.dir,
+  });
+  return exitCodes.ok;
 }
 
 /** `status`: reads the state folder only. */
@@ -238,19 +386,28 @@ async function identityFor(state: DeviceState, keyType: KeyType, io: ClientIo): 
 }
 
 /** The saved token and a client for it; a pending registration or none at all ends the command here. */
-async function loaded(state: DeviceState, url: string | undefined, io: ClientIo): Promise<{ current: TokenState; client: DeviceClient }> {
+async function loaded(session: Session): Promise<{ current: TokenState; client: DeviceClient }> {
+  const { state, io } = session;
   const [current, identity] = await Promise.all([state.loadToken(), state.loadIdentity()]);
   if (!current || !identity) {
     const pending = await state.loadPending();
     if (pending && identity) {
       throw new CliError(`device ${pending.deviceId} is still waiting for an administrator's approval (since ${pending.since})`, exitCodes.pending, {
-        hint: `once approved, run ${toolName} register --internal --url ${pending.url} --state ${state.dir}`,
+        hint: `${toolName} run --once --state ${state.dir} asks again and picks up the token once approved`,
       });
     }
     throw notRegistered(state);
   }
-  const serviceBase = url ?? serviceUrl(current.url, `the URL saved in ${state.dir}`);
-  return { current, client: await deviceClient(serviceBase, identity, io) };
+  return { current, client: await deviceClient(savedUrl(session, current.url), identity, io) };
+}
+
+/** --url, else the URL register saved; either way http:// to another machine needs --allow-http. */
+function savedUrl(session: Session, saved: string): string {
+  if (session.givenUrl !== undefined) return session.givenUrl;
+  const source = `the URL saved in ${session.state.dir}`;
+  const url = serviceUrl(saved, source);
+  refuseCleartext(url, source, session.allowHttp, cleartextWhat);
+  return url;
 }
 
 /**
@@ -267,9 +424,17 @@ async function thumbprint(identity: DeviceIdentity): Promise<string> {
   return thumbprintOf(identity);
 }
 
-async function save(state: DeviceState, url: string, answer: TokenAnswer, registration?: TokenState['registration']): Promise<TokenState> {
+async function save(state: DeviceState, url: string, answer: TokenAnswer, registration: TokenState['registration'] | undefined, name: string | undefined): Promise<TokenState> {
   const reg = registration ?? registrationOf(answer.token);
-  const saved: TokenState = { url, deviceId: answer.deviceId, token: answer.token, expiresAt: answer.expiresAt, renewAfter: answer.renewAfter, registration: reg };
+  const saved: TokenState = {
+    url,
+    deviceId: answer.deviceId,
+    token: answer.token,
+    expiresAt: answer.expiresAt,
+    renewAfter: answer.renewAfter,
+    registration: reg,
+    ...(name === undefined ? {} : { name }),
+  };
   await state.saveToken(saved);
   return saved;
 }
@@ -283,21 +448,30 @@ function registrationOf(token: string): TokenState['registration'] {
  * Polls a pending internal registration with backoff (5 s doubling to 60 s) until approved or
  * `timeoutMs`; a registration still pending then is saved, so `status` can show it.
  */
-async function waitForApproval(client: DeviceClient, state: DeviceState, url: string, timeoutMs: number, io: ClientIo): Promise<TokenAnswer> {
+async function waitForApproval(
+  client: DeviceClient,
+  state: DeviceState,
+  url: string,
+  timeoutMs: number,
+  name: string | undefined,
+  device: DeviceDescription,
+  io: ClientIo,
+): Promise<TokenAnswer> {
   const sleep = io.sleep ?? abortableSleep;
   const signal = io.signal ?? new AbortController().signal;
   const now = io.now ?? Date.now;
   const deadline = now() + timeoutMs;
   let delay = 5_000;
   for (;;) {
-    const result = await client.registerInternal();
+    const result = await client.registerInternal(device);
     if (result.kind === 'issued') return result.answer;
     if (now() + delay > deadline || signal.aborted) {
       const earlier = await state.loadPending();
       const since = earlier?.deviceId === result.deviceId ? earlier.since : new Date(now()).toISOString();
-      await state.savePending({ url, deviceId: result.deviceId, since });
+      const pending: PendingState = { url, deviceId: result.deviceId, since, ...(name === undefined ? {} : { name }) };
+      await state.savePending(pending);
       throw new CliError(`device ${result.deviceId} is still waiting for an administrator's approval`, exitCodes.pending, {
-        hint: `run ${toolName} register --internal again later to pick up the token; ${toolName} status shows the state`,
+        hint: `${toolName} run (or run --once, or register --internal again) picks up the token once approved; ${toolName} status shows the state`,
       });
     }
     io.log(`device ${result.deviceId} awaits approval; asking again in ${delay / 1000} s`);
@@ -311,31 +485,64 @@ async function waitForApproval(client: DeviceClient, state: DeviceState, url: st
  * jitter so a fleet registered together does not renew in the same second; a failed renewal
  * is retried with exponential backoff (1 min doubling to 1 h, ±50% jitter). A token that
  * expired or a revoked device stops the loop: only a new registration helps then.
+ *
+ * While an internal registration is pending it repeats the registration call every
+ * `pollMs`: the protocol tells a pending device of its approval only by answering that call
+ * with 201 and the token (docs/protocol.md, internal registration).
  */
-async function runLoop(state: DeviceState, url: string | undefined, once: boolean, io: ClientIo): Promise<number> {
+async function runLoop(session: Session, once: boolean, pollMs: number): Promise<number> {
+  const { state, io } = session;
   const sleep = io.sleep ?? abortableSleep;
   const random = io.random ?? Math.random;
   const now = io.now ?? Date.now;
   const signal = io.signal ?? new AbortController().signal;
+  const backoff = (failures: number) => Math.min(60_000 * 2 ** (failures - 1), 3_600_000) * (0.5 + random());
   let failures = 0;
   while (!signal.aborted) {
-    const { current, client } = await loaded(state, url, io);
+    const waiting = await pendingRegistration(session);
+    if (waiting) {
+      const { pending, client } = waiting;
+      let wait = pollMs * (0.9 + random() * 0.2);
+      try {
+        const result = await explained(state, client.registerInternal(describeThisDevice(pending.name, io.version)));
+        if (result.kind === 'issued') {
+          const saved = await save(state, pending.url, result.answer, 'internal', pending.name);
+          io.log(`approved: device ${saved.deviceId} got its token, valid until ${saved.expiresAt}; next renewal after ${saved.renewAfter}`);
+          failures = 0;
+          if (once) return exitCodes.ok;
+          continue;
+        }
+        failures = 0;
+        if (once) {
+          throw new CliError(`device ${pending.deviceId} is still waiting for an administrator's approval (since ${pending.since})`, exitCodes.pending, {
+            hint: `${toolName} run --once asks again; it saves the token once an administrator approves`,
+          });
+        }
+        io.log(`device ${pending.deviceId} still waits for an administrator's approval (since ${pending.since}); asking again in ${Math.round(wait / 1000)} s`);
+      } catch (error) {
+        if (isFinal(error) || once) throw error;
+        failures += 1;
+        wait = backoff(failures);
+        io.log(`asking about the approval failed (${error instanceof Error ? error.message : String(error)}); retrying in ${Math.round(wait / 1000)} s`);
+      }
+      await sleep(wait, signal);
+      continue;
+    }
+    const { current, client } = await loaded(session);
     const dueAt = Date.parse(current.renewAfter);
     let wait: number;
     if (now() >= dueAt) {
       try {
         io.log(`renewal due (renewAfter ${current.renewAfter}); renewing`);
-        const saved = await save(state, current.url, await client.renew(current.token), current.registration);
+        const answer = await explained(state, client.renew(current.token, describeThisDevice(current.name, io.version)));
+        const saved = await save(state, current.url, answer, current.registration, current.name);
         io.log(`renewed: token valid until ${saved.expiresAt}, next renewal after ${saved.renewAfter}`);
         failures = 0;
         wait = Date.parse(saved.renewAfter) - now() + random() * 3_600_000;
       } catch (error) {
-        if (error instanceof CliError && error.code !== undefined && fatalCodes.has(error.code)) {
-          io.log(`renewal refused: ${error.message}; stopping (register the device again)`);
-          return exitCodes.refused;
-        }
+        if (isFinal(error)) throw error;
         failures += 1;
-        wait = Math.min(60_000 * 2 ** (failures - 1), 3_600_000) * (0.5 + random());
+        wait = backoff(failures);
         io.log(`renewal failed (${error instanceof Error ? error.message : String(error)}); retrying in ${Math.round(wait / 1000)} s`);
       }
     } else {
@@ -349,12 +556,32 @@ async function runLoop(state: DeviceState, url: string | undefined, once: boolea
   return exitCodes.ok;
 }
 
+/** A refusal no retry can change (revoked, expired, not accepted), or a local mistake. */
+function isFinal(error: unknown): boolean {
+  if (!(error instanceof CliError)) return false;
+  return (error.code !== undefined && fatalCodes.has(error.code)) || error.exitCode === exitCodes.usage || error.exitCode === exitCodes.notRegistered;
+}
+
+/** A pending internal registration (no token yet) and a client to ask about it. */
+async function pendingRegistration(session: Session): Promise<{ pending: PendingState; client: DeviceClient } | undefined> {
+  const { state, io } = session;
+  if (await state.loadToken()) return undefined;
+  const [pending, identity] = await Promise.all([state.loadPending(), state.loadIdentity()]);
+  if (!pending || !identity) return undefined;
+  return { pending, client: await deviceClient(savedUrl(session, pending.url), identity, io) };
+}
+
 function abortableSleep(milliseconds: number, signal: AbortSignal): Promise<void> {
   return new Promise((done) => {
-    const timer = setTimeout(done, milliseconds);
-    signal.addEventListener('abort', () => {
+    // The listener goes with the timer: a loop that sleeps often must not pile them up on the signal.
+    const stop = () => {
       clearTimeout(timer);
       done();
-    }, { once: true });
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', stop);
+      done();
+    }, milliseconds);
+    signal.addEventListener('abort', stop, { once: true });
   });
 }

@@ -26,6 +26,7 @@ export interface ArgumentSpec {
 }
 
 export interface CommandSpec {
+  /** One word, or a group and a word (`devices list`): the words the user types. */
   name: string;
   summary: string;
   /** Options of this command only (the tool's common options are added to every command). */
@@ -54,11 +55,13 @@ export type Values = ReadonlyMap<string, string | true>;
 
 export type Parsed =
   | { kind: 'help'; command: CommandSpec | undefined }
+  | { kind: 'version' }
   | { kind: 'none' }
   | { kind: 'run'; command: CommandSpec; values: Values; args: readonly string[]; spelled: (name: string) => string };
 
 export const helpOption: OptionSpec = { name: 'help', short: 'h', help: 'this help' };
 export const debugOption: OptionSpec = { name: 'debug', help: 'on an unexpected error, print the whole error with its stack' };
+export const versionOption: OptionSpec = { name: 'version', help: 'print the version and exit' };
 
 /**
  * Parses `argv` against `tool`. `spelling` maps an option's name to how the user wrote it
@@ -98,7 +101,8 @@ export function parseCommandLine(tool: ToolSpec, argv: readonly string[], spelli
       positionals.push(arg);
       continue;
     }
-    if (option.name === 'help') return { kind: 'help', command: findCommand(tool, positionals[0]) };
+    if (option.name === 'help') return { kind: 'help', command: findCommand(tool, positionals)?.command };
+    if (option.name === 'version') return { kind: 'version' };
     if (values.has(option.name)) throw usageError(`${spelled(option.name)} is given twice`, 'give it once');
     if (option.value === undefined) {
       if (inline !== undefined) throw usageError(`${spelled(option.name)} takes no value (got ${JSON.stringify(inline)})`);
@@ -109,7 +113,7 @@ export function parseCommandLine(tool: ToolSpec, argv: readonly string[], spelli
     if (value === undefined) {
       const next = argv[i + 1];
       if (next === undefined || isOption(next)) {
-        throw usageError(`${spelled(option.name)} needs a value ${option.value}`, `run ${tool.name} ${positionals[0] ?? ''} --help`.replace('  ', ' '));
+        throw usageError(`${spelled(option.name)} needs a value ${option.value}`, `run ${tool.name} ${findCommand(tool, positionals)?.command.name ?? positionals[0] ?? ''} --help`.replace('  ', ' '));
       }
       value = next;
       i++;
@@ -117,14 +121,16 @@ export function parseCommandLine(tool: ToolSpec, argv: readonly string[], spelli
     values.set(option.name, value);
   }
 
-  const [name, ...args] = positionals;
-  if (name === undefined) return { kind: 'none' };
-  if (name === 'help') {
-    if (args.length > 0 && !findCommand(tool, args[0])) throw unknownCommand(tool, args[0] ?? '');
-    return { kind: 'help', command: findCommand(tool, args[0]) };
+  if (positionals[0] === undefined) return { kind: 'none' };
+  if (positionals[0] === 'help') {
+    const asked = positionals.slice(1);
+    if (asked.length > 0 && !findCommand(tool, asked)) throw unknownCommand(tool, asked);
+    return { kind: 'help', command: findCommand(tool, asked)?.command };
   }
-  const command = findCommand(tool, name);
-  if (!command) throw unknownCommand(tool, name);
+  const found = findCommand(tool, positionals);
+  if (!found) throw unknownCommand(tool, positionals);
+  const { command } = found;
+  const args = positionals.slice(found.words);
 
   const allowed = new Set([...tool.common, ...command.options].map((option) => option.name));
   for (const given of values.keys()) {
@@ -143,15 +149,35 @@ export function parseCommandLine(tool: ToolSpec, argv: readonly string[], spelli
   return { kind: 'run', command, values, args, spelled };
 }
 
-function findCommand(tool: ToolSpec, name: string | undefined): CommandSpec | undefined {
-  return name === undefined ? undefined : tool.commands.find((command) => command.name === name);
+/** The command the first words name: a group and a word (`devices list`) before a single word. */
+function findCommand(tool: ToolSpec, words: readonly string[]): { command: CommandSpec; words: number } | undefined {
+  const [first, second] = words;
+  if (first === undefined) return undefined;
+  const pair = second === undefined ? undefined : tool.commands.find((command) => command.name === `${first} ${second}`);
+  if (pair) return { command: pair, words: 2 };
+  const single = tool.commands.find((command) => command.name === first);
+  return single ? { command: single, words: 1 } : undefined;
 }
 
-function unknownCommand(tool: ToolSpec, name: string) {
-  const guess = closest(name, tool.commands.map((command) => command.name));
+function unknownCommand(tool: ToolSpec, words: readonly string[]) {
+  const [first = '', second] = words;
+  const inGroup = tool.commands.filter((command) => command.name.startsWith(`${first} `));
+  if (inGroup.length > 0) {
+    const subcommands = inGroup.map((command) => command.name.slice(first.length + 1));
+    if (second === undefined) {
+      return usageError(`${first} needs a subcommand: ${subcommands.join(', ')}`, `run ${tool.name} ${first} <subcommand> --help`);
+    }
+    const guess = closest(second, subcommands);
+    return usageError(
+      `unknown command ${JSON.stringify(`${first} ${second}`)}${guess ? `; did you mean ${first} ${guess}?` : ''}`,
+      `${first} has ${subcommands.join(', ')}; run ${tool.name} --help`,
+    );
+  }
+  const names = [...new Set(tool.commands.map((command) => command.name.split(' ')[0] ?? ''))];
+  const guess = closest(first, names);
   return usageError(
-    `unknown command ${JSON.stringify(name)}${guess ? `; did you mean ${guess}?` : ''}`,
-    `commands: ${tool.commands.map((command) => command.name).join(', ')}; run ${tool.name} --help`,
+    `unknown command ${JSON.stringify(first)}${guess ? `; did you mean ${guess}?` : ''}`,
+    `commands: ${names.join(', ')}; run ${tool.name} --help`,
   );
 }
 

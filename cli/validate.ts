@@ -68,9 +68,9 @@ export function wholeNumberIn(text: string, flag: string, min: number, max: numb
 }
 
 /** An id the service issued: a GUID. */
-export function guid(text: string, what: string): string {
+export function guid(text: string, what: string, listCommand = 'bulk-registration-token list'): string {
   if (!guidPattern.test(text)) {
-    throw usageError(`${what} must be a GUID such as 3f2a9c4e-0c1b-4a57-9d0e-6b8f1e2d3c4a (got ${JSON.stringify(text)})`, 'bulk-registration-token list shows every token\'s id');
+    throw usageError(`${what} must be a GUID such as 3f2a9c4e-0c1b-4a57-9d0e-6b8f1e2d3c4a (got ${JSON.stringify(text)})`, `${listCommand} shows the ids`);
   }
   return text.toLowerCase();
 }
@@ -92,4 +92,26 @@ export function compactJws(text: string, flag: string, what: string): string {
 export function nonEmpty(text: string, flag: string): string {
   if (text.trim() === '') throw usageError(`${flag} is empty`);
   return text;
+}
+
+/** Loopback: what never leaves the machine, so http:// there carries nothing across a network. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
+  const v4 = /^(?:::ffff:)?(\d+)\.\d+\.\d+\.\d+$/.exec(host);
+  return v4 !== null && v4[1] === '127';
+}
+
+/**
+ * Refuses http:// to anything but loopback unless the user said `--allow-http`: the request
+ * would carry `what` (the admin credential, a bulk or device token) in clear across a network.
+ */
+export function refuseCleartext(url: string, source: string, allowHttp: boolean, what: string): void {
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'http:' || allowHttp || isLoopbackHost(parsed.hostname)) return;
+  throw usageError(
+    `${source} is http:// to ${parsed.hostname}, which is not this machine: ${what} would travel in clear`,
+    `use https://${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}, or pass --allow-http if the network in between is yours`,
+  );
 }

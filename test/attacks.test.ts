@@ -1,9 +1,10 @@
 // The module object itself (not an interop copy), so that a spy on its verify sees shared/'s calls.
 import nodeCrypto from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { createHmac, createPublicKey, generateKeyPairSync, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { HttpHandler } from '@azure/functions';
@@ -36,7 +37,7 @@ import { deviceCall, serviceUrl } from './support/devices.js';
 import { problemViolation, tableChanges } from './support/fuzzKit.js';
 import { b64url, certificateBase64, decodeSegment, proofParts, segment, serviceSigned, signProofParts } from './support/jwsForge.js';
 import { bearer, invoke, type Answer, type CallOptions } from './support/invoke.js';
-import { startLocalHost, startLocalHostPair, type LocalHost } from './support/localHost.js';
+import { projectRoot, startLocalHost, startLocalHostPair, type LocalHost } from './support/localHost.js';
 import { importFunctionFiles, rawRequest, startInProcessHost, type InProcessHost, type RawAnswer } from './support/inProcessHost.js';
 import { registeredFunctions, triggerOf } from '../host/functionsCore.js';
 import { adminRunCredential } from '../host/server.js';
@@ -520,7 +521,7 @@ describe('proof replay across two service processes', () => {
   });
 
   // The same two processes, for what only `npm start` itself wires up (host/main.ts).
-  it('TRACE /api/health and TRACE /api/no-such-thing on the local host process: the host’s empty 404, not an empty 500 (issue 25)', async () => {
+  it('TRACE /api/health and TRACE /api/no-such-thing on the local host process: the host’s empty 404, not an empty 500', async () => {
     const port = Number(new URL(first.url).port);
     for (const path of ['/api/health', '/api/no-such-thing']) {
       const answer = await rawRequest(port, `TRACE ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}`);
@@ -529,7 +530,7 @@ describe('proof replay across two service processes', () => {
     expect(first.output()).not.toMatch(/Failed|TypeError/);
   });
 
-  it('Host: evil.example on the local host process: 400 invalid_request; a cross-site POST to its admin API: 403 forbidden (issue 25)', async () => {
+  it('Host: evil.example on the local host process: 400 invalid_request; a cross-site POST to its admin API: 403 forbidden', async () => {
     const port = Number(new URL(second.url).port);
     const rebound = await rawRequest(port, `GET /api/health HTTP/1.1\r\nHost: evil.example:${port}`);
     expect({ status: rebound.status, code: (JSON.parse(rebound.body) as { code?: string }).code }).toEqual({ status: 400, code: 'invalid_request' });
@@ -1024,7 +1025,7 @@ describe('hostile input: device state folder', () => {
   });
 });
 
-describe('attack review (issue 25): bulk-token refusals before proof work, and their audit cap', () => {
+describe('attack review: bulk-token refusals before proof work, and their audit cap', () => {
   // A blocked, expired or used-up bulk token is refused on one read of its record, before
   // the proof is looked at (decision 0012): its holder gets no proof verification, no
   // replay-cache row, and at most a capped number of audit rows (decision 0009).
@@ -1138,7 +1139,7 @@ describe('attack review (issue 25): bulk-token refusals before proof work, and t
   }, 60_000);
 });
 
-describe('attack review (issue 25): token pacing (PROTOCOL.md section 7)', () => {
+describe('attack review: token pacing (docs/protocol.md, fleet operations)', () => {
   // A device renewing in a loop: only TOKEN_ISSUE_BURST tokens are issued per window; the
   // rest are 429 rate_limited with Retry-After, make no Key Vault signature and store
   // nothing but their proof's replay-cache row.
@@ -1198,7 +1199,7 @@ describe('attack review (issue 25): token pacing (PROTOCOL.md section 7)', () =>
   }, 60_000);
 });
 
-describe('attack review (issue 25): TRACE and methods the library cannot represent', () => {
+describe('attack review: TRACE and methods the library cannot represent', () => {
   let host: InProcessHost;
 
   beforeAll(async () => {
@@ -1234,7 +1235,7 @@ describe('attack review (issue 25): TRACE and methods the library cannot represe
   });
 });
 
-describe('attack review (issue 25): DNS rebinding and cross-site requests to the local host', () => {
+describe('attack review: DNS rebinding and cross-site requests to the local host', () => {
   // A page on evil.example whose name is re-pointed at 127.0.0.1 reaches the local host with
   // `Host: evil.example`; a page anywhere can send a simple cross-site POST to it.
   let host: InProcessHost;
@@ -1323,7 +1324,7 @@ describe('attack review (issue 25): DNS rebinding and cross-site requests to the
   });
 });
 
-describe('attack review (issue 25): forged list continuations', () => {
+describe('attack review: forged list continuations', () => {
   const admin = bearer(testAdminKey);
   const forged = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
   const listWith = (continuation: string) => invoke(listDevices, { method: 'GET', path: `/api/devices?continuation=${encodeURIComponent(continuation)}`, headers: admin });
@@ -1364,7 +1365,7 @@ describe('attack review (issue 25): forged list continuations', () => {
   });
 });
 
-describe('attack review (issue 25): a state folder reached through a folder others can write', () => {
+describe('attack review: a state folder reached through a folder others can write', () => {
   // Whoever can write to any folder on the way to the state folder can swap what comes after
   // it (a symlink, or the folder itself), so every folder from the state folder up is checked.
   const tokenState = {
@@ -1458,5 +1459,65 @@ describe('attack review (issue 25): a state folder reached through a folder othe
     await new DeviceState(real).saveToken(tokenState);
     symlinkSync(real, join(base, 'link'));
     expect(await new DeviceState(join(base, 'link')).loadToken()).toEqual(tokenState);
+  });
+});
+
+describe('attack review: cleartext and the admin key on the command line', () => {
+  // Failed before the fix: both admin CLIs sent the admin key to any http:// host (exit 0 or 1,
+  // the listener saw the key), and --admin-key was the only way to give a key on the command line.
+  const key = 'c'.repeat(64);
+  const seen: string[] = [];
+  let listener: Server;
+  let port = 0;
+  // An address of this machine that is not loopback, where one exists: the listener is reached
+  // over a real interface, as a service on the network would be.
+  const external = Object.values(networkInterfaces()).flat().find((address) => address && !address.internal && address.family === 'IPv4')?.address;
+
+  beforeAll(async () => {
+    listener = createServer((request, response) => {
+      seen.push(request.headers.authorization ?? '');
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"items":[]}');
+    });
+    await new Promise<void>((done) => listener.listen(0, '0.0.0.0', done));
+    port = (listener.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    await new Promise((done) => listener.close(done));
+  });
+
+  function cli(tool: string, args: string[], input?: string): Promise<{ code: number | null; stderr: string; spawnargs: string[] }> {
+    return new Promise((done, fail) => {
+      const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CMG_')));
+      const child = spawn(process.execPath, [join(projectRoot, 'dist', 'cli', tool), ...args], { cwd: mkdtempSync(join(tmpdir(), 'cmg-cleartext-')), env, stdio: ['pipe', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.once('error', fail);
+      child.once('close', (code) => done({ code, stderr, spawnargs: child.spawnargs }));
+      child.stdin.end(input ?? '');
+    });
+  }
+
+  it('the admin key over http:// to another machine: both admin CLIs exit 2 and send nothing; --allow-http is needed to send it', async () => {
+    const url = `http://${external ?? 'cmg.example.invalid'}:${port}`;
+    const before = seen.length;
+    for (const [tool, args] of [['bulkRegistrationToken.js', ['list']], ['cmgAdmin.js', ['tokens', 'list']]] as const) {
+      const refused = await cli(tool, [...args, '--url', url, '--admin-key', key]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/--url is http:\/\/ to .*, which is not this machine: the admin credential would travel in clear; use https:\/\/.*, or pass --allow-http/);
+    }
+    expect(seen.length).toBe(before);
+    if (external !== undefined) {
+      expect((await cli('cmgAdmin.js', ['tokens', 'list', '--url', url, '--admin-key', key, '--allow-http'])).code).toBe(0);
+      expect(seen.slice(before)).toEqual([`Bearer ${key}`]);
+    }
+  });
+
+  it('--admin-key-file - takes the key from standard input: the service gets it, the process list never shows it', async () => {
+    const before = seen.length;
+    const ran = await cli('cmgAdmin.js', ['tokens', 'list', '--url', `http://127.0.0.1:${port}`, '--admin-key-file', '-'], `${key}\n`);
+    expect(ran.code).toBe(0);
+    expect(seen.slice(before)).toEqual([`Bearer ${key}`]);
+    expect(ran.spawnargs.join(' ')).not.toContain(key);
   });
 });

@@ -2,8 +2,9 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, release, tmpdir, type } from 'node:os';
 import { join } from 'node:path';
+import { adminTool } from '../cli/adminCommand.js';
 import { bulkTokenTool } from '../cli/bulkTokenCommand.js';
 import { clientTool } from '../cli/cmgClientCommand.js';
 import { fetchBlockedPorts } from '../cli/validate.js';
@@ -21,6 +22,7 @@ import { projectRoot } from './support/localHost.js';
 
 const bin = {
   bulk: join(projectRoot, 'dist', 'cli', 'bulkRegistrationToken.js'),
+  admin: join(projectRoot, 'dist', 'cli', 'cmgAdmin.js'),
   client: join(projectRoot, 'dist', 'cli', 'cmgClient.js'),
   bench: join(projectRoot, 'dist', 'bench', 'all.js'),
   benchPurge: join(projectRoot, 'dist', 'bench', 'purge.js'),
@@ -56,6 +58,8 @@ interface Row {
   sends?: boolean;
   /** A stack is wanted (--debug). */
   stack?: boolean;
+  /** What is piped to standard input. */
+  stdin?: string;
 }
 
 interface Result {
@@ -131,7 +135,7 @@ const rows: Row[] = [
   // 6. status is local: 0 valid, 1 expired, 3 pending, 4 not registered.
   { name: 'device: status with no state exits 4 and creates nothing', tool: 'client', args: (c) => ['status', '--state', c.state], exit: 4, stderr: /not registered: no device token in .*; run cmg-client register/ },
   { name: 'device: renew with no state exits 4', tool: 'client', args: (c) => ['renew', '--state', c.state], exit: 4, stderr: /not registered/ },
-  { name: 'device: register --internal still pending exits 3', tool: 'client', args: (c) => ['register', '--url', c.url, '--internal', '--wait', '0', '--state', c.state], exit: 3, sends: true, stderrLines: 2, stderr: /generating an RSA 2048 key[\s\S]*still waiting for an administrator's approval; run cmg-client register --internal again later .*status shows the state/ },
+  { name: 'device: register --internal still pending exits 3', tool: 'client', args: (c) => ['register', '--url', c.url, '--internal', '--wait', '0', '--state', c.state], exit: 3, sends: true, stderrLines: 2, stderr: /generating an RSA 2048 key[\s\S]*still waiting for an administrator's approval; cmg-client run \(or run --once, or register --internal again\) picks up the token once approved; .*status shows the state/ },
   {
     name: 'device: status right after a pending register exits 3',
     tool: 'client',
@@ -148,7 +152,7 @@ const rows: Row[] = [
     before: (c) => runExpecting(3, 'client', ['register', '--url', c.url, '--internal', '--wait', '0', '--state', c.state], c),
     args: (c) => ['authenticate', '--state', c.state],
     exit: 3,
-    stderr: /still waiting for an administrator's approval .*once approved, run cmg-client register --internal/,
+    stderr: /still waiting for an administrator's approval .*; cmg-client run --once --state .* asks again and picks up the token once approved/,
     sends: true,
   },
   { name: 'device: register with a bulk token (an RSA key)', tool: 'client', args: (c) => ['register', '--url', c.url, '--regtoken', bulkToken, '--state', c.state], exit: 0, sends: true, stderrLines: 1, stdout: /^registered: device /, stderr: /generating an RSA 2048 key/ },
@@ -214,6 +218,66 @@ const rows: Row[] = [
   { name: 'device: connection refused', tool: 'client', args: (c) => ['register', '--url', c.closedUrl, '--regtoken', bulkToken, '--state', c.state], exit: 1, stderrLines: 2, stderr: /generating an RSA 2048 key[\s\S]*\ncmg-client: the service is not reachable at http:\/\/127\.0\.0\.1:\d+: connection refused; is it running\?/ },
   { name: 'admin: --debug shows the stack', tool: 'bulk', args: (c) => ['list', '--url', c.closedUrl, '--admin-key', rightKey, '--debug'], exit: 1, stderrLines: -1, stack: true, stderr: /^bulk-registration-token: the service is not reachable[\s\S]*\n\s+at / },
 
+  // 9. Cleartext: http:// to anything but loopback is refused before anything is read or sent.
+  { name: 'admin: http:// to another machine is refused', tool: 'bulk', args: () => ['list', '--url', 'http://cmg.example.com', '--admin-key', rightKey], exit: usage, stderr: /^bulk-registration-token: --url is http:\/\/ to cmg\.example\.com, which is not this machine: the admin credential would travel in clear; use https:\/\/cmg\.example\.com, or pass --allow-http/ },
+  { name: 'cmg-admin: CMG_URL http:// to another machine is refused', tool: 'admin', args: () => ['devices', 'list'], env: () => ({ CMG_URL: 'http://10.1.2.3:7071', CMG_ADMIN_KEY: rightKey }), exit: usage, stderr: /CMG_URL is http:\/\/ to 10\.1\.2\.3, which is not this machine/ },
+  { name: 'cmg-admin: --allow-http lets it through (to a name that does not resolve)', tool: 'admin', args: () => ['devices', 'list', '--url', 'http://cmg.invalid', '--allow-http', '--admin-key', rightKey], exit: 1, stderr: /not reachable at http:\/\/cmg\.invalid: host name cmg\.invalid not found/ },
+  { name: 'cmg-admin: http://localhost and [::1] are loopback', tool: 'admin', args: () => ['tokens', 'list', '--url', 'http://[::1]:9', '--admin-key', rightKey], exit: usage, stderr: /port 9, which fetch refuses/ },
+  { name: 'device: register over http:// to another machine writes no key', tool: 'client', args: (c) => ['register', '--url', 'http://192.0.2.10:7071', '--regtoken', bulkToken, '--state', c.state], exit: usage, stderr: /^cmg-client: --url is http:\/\/ to 192\.0\.2\.10, which is not this machine: the bulk registration token and the device token would travel in clear; .*--allow-http/ },
+  { name: 'device: --allow-http lets register through', tool: 'client', args: (c) => ['register', '--url', 'http://cmg.invalid', '--allow-http', '--regtoken', bulkToken, '--state', c.state], exit: 1, stderrLines: 2, stderr: /host name cmg\.invalid not found/ },
+  {
+    name: 'device: renew with a saved http:// URL of another machine is refused',
+    tool: 'client',
+    before: (c) => runExpecting(0, 'client', ['register', '--url', c.url, '--regtoken', bulkToken, '--state', c.state], c).then(() => {
+      const file = join(c.state, 'token.json');
+      writeFileSync(file, readFileSync(file, 'utf8').replace(/"url": "[^"]*"/, '"url": "http://cmg.example.com/"'));
+    }),
+    args: (c) => ['renew', '--force', '--state', c.state],
+    exit: usage,
+    stderr: /the URL saved in .* is http:\/\/ to cmg\.example\.com, which is not this machine/,
+    sends: true,
+  },
+
+  // 10. The admin key from a file or standard input, never the process list.
+  { name: 'cmg-admin: a refused key from a file names the file', tool: 'admin', before: (c) => writeFileSync(join(c.dir, 'k'), 'wrong\n'), args: (c) => ['tokens', 'list', '--url', c.url, '--admin-key-file', join(c.dir, 'k')], exit: 1, stderr: /401 unauthorized: .*; the key read from .*\/k was refused/, sends: true },
+  { name: 'cmg-admin: a missing key file', tool: 'admin', args: (c) => ['tokens', 'list', '--url', c.url, '--admin-key-file', join(c.dir, 'nope')], exit: usage, stderr: /cannot read the admin key file .*nope: ENOENT/ },
+  { name: 'cmg-admin: an empty key on standard input', tool: 'admin', stdin: '\n', args: (c) => ['tokens', 'list', '--url', c.url, '--admin-key-file', '-'], exit: usage, stderr: /standard input \(--admin-key-file -\) must hold the admin key alone, on one line \(got nothing\)/ },
+  { name: 'cmg-admin: --admin-key and --admin-key-file together', tool: 'admin', args: (c) => ['tokens', 'list', '--url', c.url, '--admin-key', rightKey, '--admin-key-file', '-'], exit: usage, stderr: /give one admin credential, not --admin-key and --admin-key-file/ },
+  { name: 'cmg-admin: the help says --admin-key is visible in the process list', tool: 'admin', args: () => ['--help'], exit: 0, stdout: /--admin-key <key> .*Visible to other users in the process list \(ps\):\s+prefer --admin-key-file/ },
+  { name: 'cmg-admin: --device-code without an audience', tool: 'admin', args: (c) => ['tokens', 'list', '--url', c.url, '--device-code'], exit: usage, stderr: /Entra ID sign-in needs the admin API's audience: --audience <uri> or CMG_ADMIN_AUDIENCE/ },
+  { name: 'cmg-admin: --tenant that is not a tenant', tool: 'admin', args: (c) => ['tokens', 'list', '--url', c.url, '--audience', 'api://x', '--tenant', 'not a tenant'], exit: usage, stderr: /--tenant must be a tenant id/ },
+
+  // 11. cmg-admin's own commands, checked before anything is sent.
+  { name: 'cmg-admin: --version', tool: 'admin', args: () => ['--version'], exit: 0, stdout: /^cmg-admin \d+\.\d+\.\d+\n$/ },
+  { name: 'cmg-admin: a group without its subcommand', tool: 'admin', args: () => ['devices'], exit: usage, stderr: /devices needs a subcommand: list, show, approve, revoke/ },
+  { name: 'cmg-admin: devices lst suggests devices list', tool: 'admin', args: () => ['devices', 'lst'], exit: usage, stderr: /unknown command "devices lst"; did you mean devices list\?/ },
+  { name: 'cmg-admin: devices list --status gone', tool: 'admin', args: (c) => ['devices', 'list', '--status', 'gone', '--url', c.url, '--admin-key', rightKey], exit: usage, stderr: /--status must be pending or active or revoked \(got "gone"\)/ },
+  { name: 'cmg-admin: devices list --name of 65 characters', tool: 'admin', args: (c) => ['devices', 'list', '--name', 'n'.repeat(65), '--url', c.url, '--admin-key', rightKey], exit: usage, stderr: /--name must be 1 to 64 characters/ },
+  { name: 'cmg-admin: devices list --limit 0', tool: 'admin', args: (c) => ['devices', 'list', '--limit', '0', '--url', c.url, '--admin-key', rightKey], exit: usage, stderr: /--limit must be a whole number from 1 to 1000/ },
+  { name: 'cmg-admin: devices show <not a device>', tool: 'admin', args: (c) => ['devices', 'show', 'laptop', '--url', c.url, '--admin-key', rightKey], exit: usage, stderr: /a device is named by its id \(a GUID\), its SHA-1 thumbprint \(40 hex digits\) or its SHA-256 thumbprint/ },
+  { name: 'cmg-admin: devices revoke, not on a terminal, without --yes', tool: 'admin', args: (c) => ['devices', 'revoke', '7d3f4a52-1111-4222-8333-944455566677', '--url', c.url, '--admin-key', rightKey], exit: usage, stderr: /devices revoke asks for confirmation, and this is not a terminal: add --yes/ },
+  { name: 'cmg-admin: audit --from yesterday', tool: 'admin', args: (c) => ['audit', '--from', 'yesterday', '--url', c.url, '--admin-key', rightKey], exit: usage, stderr: /--from must be an ISO 8601 instant with a time zone .* or an age such as 30m, 12h or 7d \(got "yesterday"\)/ },
+  { name: 'cmg-admin: audit --from after --to', tool: 'admin', args: (c) => ['audit', '--from', '2026-12-02T00:00:00Z', '--to', '2026-12-01T00:00:00Z', '--url', c.url, '--admin-key', rightKey], exit: usage, stderr: /--from must be earlier than --to/ },
+  { name: 'cmg-admin: audit --action delete', tool: 'admin', args: (c) => ['audit', '--action', 'delete', '--url', c.url, '--admin-key', rightKey], exit: usage, stderr: /--action must be bulk-token\.create or/ },
+  { name: 'cmg-admin: no command prints the help and exits 2', tool: 'admin', args: () => [], exit: usage, stdout: /^cmg-admin: administer cmg-token-auth/, stderr: /no command given/ },
+
+  // 12. cmg-client's own additions.
+  { name: 'device: --version', tool: 'client', args: () => ['--version'], exit: 0, stdout: /^cmg-client \d+\.\d+\.\d+\n$/ },
+  { name: 'device: --name with a control character', tool: 'client', args: (c) => ['register', '--url', c.url, '--internal', '--name', 'a\u001bb', '--state', c.state], exit: usage, stderr: /--name must be 1 to 64 characters without control characters/ },
+  { name: 'device: run --poll 0', tool: 'client', args: (c) => ['run', '--poll', '0', '--state', c.state], exit: usage, stderr: /--poll must be a whole number from 1 to 3600 seconds/ },
+  { name: 'device: reset, not on a terminal, without --yes', tool: 'client', args: (c) => ['reset', '--state', c.state], exit: usage, stderr: /reset asks for confirmation, and this is not a terminal: add --yes/ },
+  { name: 'device: reset --yes with nothing to reset', tool: 'client', args: (c) => ['reset', '--yes', '--state', c.state], exit: 0, stdout: /^nothing to reset: no device state in / },
+
+  {
+    name: 'device: register sends its name, OS and version (the stand-in echoes the description)',
+    tool: 'client',
+    args: (c) => ['register', '--url', c.url.replace(/\/row-/, '/describe-'), '--regtoken', bulkToken, '--name', 'laptop-7', '--state', c.state],
+    exit: 0,
+    stderrLines: 1,
+    stdout: /^registered: device /,
+    stderr: /generating an RSA 2048 key/,
+  },
+
   // Help: general, per command, Configuration Manager's /?, and the benches.
   { name: 'admin: /? is the help', tool: 'bulk', args: () => ['/?'], exit: 0, stderrLines: 0, stdout: /Configuration Manager syntax[\s\S]*Exit codes:\n {2}0 {2}done\n {2}1 .*\n {2}2 / },
   { name: 'admin: help new', tool: 'bulk', args: () => ['help', 'new'], exit: 0, stderrLines: 0, stdout: /^bulk-registration-token new: / },
@@ -224,6 +288,7 @@ const rows: Row[] = [
   { name: 'bench with a flag missing its value', tool: 'bench', args: () => ['--seed'], exit: usage, stderr: /^bench: --seed needs a value/ },
   ...[
     ...bulkTokenTool.commands.map((command) => ({ tool: 'bulk' as const, name: bulkTokenTool.name, command })),
+    ...adminTool.commands.map((command) => ({ tool: 'admin' as const, name: adminTool.name, command })),
     ...clientTool.commands.map((command) => ({ tool: 'client' as const, name: clientTool.name, command })),
   ].map(({ tool, name, command }): Row => ({
     name: `${name} ${command.name} --help`,
@@ -270,9 +335,17 @@ function stand_in(req: IncomingMessage, res: ServerResponse): void {
     expiresAt: new Date(Date.now() + (expired ? -day : 90 * day)).toISOString(),
     renewAfter: new Date(Date.now() + (expired ? -2 * day : 60 * day)).toISOString(),
   });
-  req.resume();
+  let body = '';
+  req.on('data', (chunk: Buffer) => (body += chunk.toString()));
   req.on('end', () => {
-    if (path === 'POST /api/register/internal') answer(res, 202, { deviceId: '7d3f4a52-1111-4222-8333-944455566677', status: 'pending' });
+    if (row.startsWith('describe-') && path === 'POST /api/register') {
+      // Answers 201 only to the description cmg-client must send: the name given, the OS, its own version.
+      const { device } = JSON.parse(body) as { device?: Record<string, unknown> };
+      const version = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
+      const expected = { name: 'laptop-7', os: `${type()} ${release()}`, clientVersion: version };
+      if (JSON.stringify(device) === JSON.stringify(expected)) answer(res, 201, issued());
+      else answer(res, 400, { status: 400, code: 'invalid_request', detail: `device was ${JSON.stringify(device)}, not ${JSON.stringify(expected)}` });
+    } else if (path === 'POST /api/register/internal') answer(res, 202, { deviceId: '7d3f4a52-1111-4222-8333-944455566677', status: 'pending' });
     else if (path === 'POST /api/register') answer(res, 201, issued());
     else if (path === 'GET /api/bulk-tokens' && req.headers.authorization === `Bearer ${rightKey}`) answer(res, 200, { items: [] });
     else if (path === 'GET /api/bulk-tokens') answer(res, 401, { status: 401, code: 'unauthorized', title: 'Unauthorized', detail: 'the admin credential is missing or wrong' });
@@ -308,9 +381,10 @@ function environment(c: Context, extra: Record<string, string>): NodeJS.ProcessE
   return { ...env, HOME: c.dir, ...extra };
 }
 
-function runTool(tool: keyof typeof bin, args: string[], c: Context, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runTool(tool: keyof typeof bin, args: string[], c: Context, env: Record<string, string> = {}, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [bin[tool], ...args], { cwd: c.dir, env: environment(c, env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin[tool], ...args], { cwd: c.dir, env: environment(c, env), stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.end(stdin ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -339,7 +413,7 @@ async function runRow(row: Row, index: number): Promise<Result> {
   await row.before?.(c);
   const before = snapshot(dir);
   const requestsBefore = requests.get(`row-${index}`) ?? 0;
-  const ran = await runTool(row.tool, row.args(c), c, row.env?.(c));
+  const ran = await runTool(row.tool, row.args(c), c, row.env?.(c), row.stdin);
   return { ...ran, before, after: snapshot(dir), requests: (requests.get(`row-${index}`) ?? 0) - requestsBefore };
 }
 

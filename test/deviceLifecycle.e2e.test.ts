@@ -86,7 +86,7 @@ describe('cmg-client against npm start', () => {
     writeFileSync(tokenFile, JSON.stringify({ ...JSON.parse(readFileSync(tokenFile, 'utf8')), renewAfter: '2000-01-01T00:00:00.000Z' }));
     const run = await client('run', '--once', '--state', state);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/renewal refused: 403 device_revoked.*stopping/);
+    expect(run.stderr).toMatch(/^cmg-client: refused: an administrator revoked this device; .*\(403 device_revoked\); start over with a new key: cmg-client reset --state /m);
   });
 
   it('run --once renews a token whose renewAfter has passed, and leaves a fresh one alone', async () => {

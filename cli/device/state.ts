@@ -13,6 +13,8 @@ export interface TokenState {
   expiresAt: string;
   renewAfter: string;
   registration: 'internal' | 'bulk';
+  /** The name given with --name, told to the service again on every renewal. */
+  name?: string;
 }
 
 /** An internal registration an administrator has not approved yet. */
@@ -21,6 +23,8 @@ export interface PendingState {
   deviceId: string;
   /** When the device first asked. */
   since: string;
+  /** The name given with --name. */
+  name?: string;
 }
 
 const files = { key: 'device-key.pem', certificate: 'device-cert.pem', token: 'token.json', pending: 'pending.json' } as const;
@@ -92,6 +96,24 @@ export class DeviceState {
   async savePending(state: PendingState): Promise<void> {
     await this.ensure();
     await writePrivateFile(join(this.dir, files.pending), `${JSON.stringify(state, null, 2)}\n`);
+  }
+
+  /** Whether any of the device's files is in the folder (damaged or not). */
+  async hasFiles(): Promise<boolean> {
+    if (!(await this.exists())) return false;
+    const present = await Promise.all(Object.values(files).map((name) => this.read(name).then((text) => text !== undefined)));
+    return present.some(Boolean);
+  }
+
+  /** Removes the key, certificate, token and pending registration; the folder stays. */
+  async clear(): Promise<void> {
+    if (!(await this.exists())) return;
+    // The token first: a reset cut short must not leave a token without its key looking valid.
+    for (const name of [files.token, files.pending, files.key, files.certificate]) {
+      await unlink(join(this.dir, name)).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      });
+    }
   }
 
   private async loadJson<T>(name: string): Promise<T | undefined> {

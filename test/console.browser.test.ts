@@ -263,10 +263,10 @@ describeWithBrowser('the console in headless Chromium', () => {
   it('lists the devices the CLI registered, newest first, with what they report, and approves a pending one', async () => {
     await go('#devices');
     await expectText(page.locator('#device-empty'), 'A device appears here when it registers');
-    const bulk = await cmgClient('register', '--url', host.url, '--regtoken', token, '--key-type', 'ec', '--state', mkdtempSync(join(tmpdir(), 'cmg-console-dev1-')));
+    const bulk = await cmgClient('register', '--url', host.url, '--regtoken', token, '--key-type', 'ec', '--name', 'Console Laptop 01', '--state', mkdtempSync(join(tmpdir(), 'cmg-console-dev1-')));
     expect(bulk.code).toBe(0);
     bulkDevice = deviceIdIn(bulk.output);
-    const internal = await cmgClient('register', '--url', host.url, '--internal', '--key-type', 'ec', '--wait', '0', '--state', mkdtempSync(join(tmpdir(), 'cmg-console-dev2-')));
+    const internal = await cmgClient('register', '--url', host.url, '--internal', '--key-type', 'ec', '--name', 'Console Kiosk 02', '--wait', '0', '--state', mkdtempSync(join(tmpdir(), 'cmg-console-dev2-')));
     expect(internal.code).toBe(3); // approval pending
     pendingDevice = deviceIdIn(internal.output);
     bulkApi = await adminGet<ApiDevice>(`/api/devices/${bulkDevice}`);
@@ -284,8 +284,13 @@ describeWithBrowser('the console in headless Chromium', () => {
     const pendingRow = page.locator(`#device-table tr[data-device-id="${pendingDevice}"]`);
     await expectText(pendingRow, 'pending approval');
     await expectText(pendingRow, 'Internal network');
-    // Newest registration first.
-    expect(await page.locator('#device-table tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-device-id')))).toEqual([pendingDevice, bulkDevice]);
+    // Newest registration first. Registration times are kept to the second, so two devices
+    // registered within one second are in the index's tie order: device id, ascending.
+    const pendingApi = await adminGet<ApiDevice>(`/api/devices/${pendingDevice}`);
+    const newestFirst = [pendingApi, bulkApi]
+      .sort((a, b) => b.registeredAt.localeCompare(a.registeredAt) || a.deviceId.localeCompare(b.deviceId))
+      .map((device) => device.deviceId);
+    expect(await page.locator('#device-table tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-device-id')))).toEqual(newestFirst);
     // What the device reports (or says it reported nothing), and when it was last seen.
     await expectText(bulkRow.locator('td.name a'), bulkApi.name ?? 'Unnamed device');
     await expectText(bulkRow.locator('td[data-label="OS"]'), bulkApi.os ?? 'not reported');
@@ -321,13 +326,15 @@ describeWithBrowser('the console in headless Chromium', () => {
   });
 
   it('finds devices by name, and shows one device with everything the service returns', async () => {
-    // The fleet contract: a device that gives no name is named by its certificate's subject CN.
-    expect(bulkApi).toEqual(expect.objectContaining({ name: expect.stringMatching(/^cmg-device-/), thumbprintSha1: expect.stringMatching(/^[0-9A-F]{40}$/), lastSeenAt: expect.any(String) }));
+    // The fleet contract: the name, OS and version cmg-client reported (self-asserted), the SHA-1 thumbprint, last seen.
+    expect(bulkApi).toEqual(
+      expect.objectContaining({ name: 'Console Laptop 01', os: expect.any(String), clientVersion: expect.any(String), thumbprintSha1: expect.stringMatching(/^[0-9A-F]{40}$/), lastSeenAt: expect.any(String) }),
+    );
     const named = bulkApi.name ?? '';
     const prefix = named.slice(0, 16);
     await page.locator('#device-search input').fill(prefix);
     await page.locator('#device-find').click();
-    await page.locator(`main[data-shown="#devices?name=${encodeURIComponent(prefix)}"]:not([aria-busy])`).waitFor();
+    await page.locator(`main[data-shown="#devices?${new URLSearchParams({ name: prefix }).toString()}"]:not([aria-busy])`).waitFor();
     expect(await page.locator('#device-table tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-device-id')))).toEqual([bulkDevice]);
     await expectText(page.locator('#device-table caption'), `named “${prefix}…”`);
     await page.locator('#device-find-clear').click();

@@ -12,8 +12,8 @@ import type { Answer } from './invoke.js';
 
 /** Fixed so that every run tries the same inputs; FUZZ_SEED replays another run. */
 export const fuzzSeed = Number.parseInt(process.env.FUZZ_SEED ?? '', 10) || 20_251_129;
-/** 2,000 per endpoint in the normal run; FUZZ_RUNS goes deeper (or shallower while editing). */
-export const fuzzRuns = Number.parseInt(process.env.FUZZ_RUNS ?? '', 10) || 2000;
+/** 1,000 per endpoint in the normal run; FUZZ_RUNS goes deeper (or shallower while editing). */
+export const fuzzRuns = Number.parseInt(process.env.FUZZ_RUNS ?? '', 10) || 1000;
 
 /**
  * The seed of one endpoint's run: the base seed mixed with the endpoint's name, so that

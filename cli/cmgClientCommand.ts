@@ -522,7 +522,9 @@ async function runLoop(session: Session, once: boolean, pollMs: number): Promise
       } catch (error) {
         if (isFinal(error) || once) throw error;
         failures += 1;
-        wait = backoff(failures);
+        // Backs off from the poll interval, not from the renewal's minute: one failed ask
+        // (a timeout, a 503) must not keep an approved device waiting far past its --poll.
+        wait = Math.min(pollMs * 2 ** failures, 3_600_000) * (0.5 + random());
         io.log(`asking about the approval failed (${error instanceof Error ? error.message : String(error)}); retrying in ${Math.round(wait / 1000)} s`);
       }
       await sleep(wait, signal);

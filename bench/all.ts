@@ -72,7 +72,7 @@ async function main(options: BenchOptions): Promise<boolean> {
           report = await startupBench({ runs: options.startupRuns });
           break;
         case 'attackCost':
-          report = await attackCost({ azurite: required(azurite), tablePrefix: `bx${runId}`, requests: options.attackRequests }, partRandom);
+          report = await attackCost({ azurite: required(azurite), tablePrefix: `bx${runId}`, requests: options.attackRequests, bound: options.attackBound }, partRandom);
           break;
         case 'throttled':
           report = await throttledBench(

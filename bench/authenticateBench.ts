@@ -48,15 +48,22 @@ export interface AuthenticateOptions {
 /** Requests signed ahead of one timed run: what the warm-up rate says it needs, with room. */
 const maxPresigned = 60_000;
 /**
- * Seconds of load before the first timed run of a host, and the least before every other:
- * long enough that V8 has compiled the request path before anything is timed. The JIT
- * column checks it: CPU per request in the second half of a timed run against the first.
+ * A host's first timed level gets this many times --warmup of load first, over the no-op, the
+ * hit and the miss path (the default, 4 s, gives 10 s): long enough that V8 has compiled the
+ * request path before anything is timed. The JIT column checks it: CPU per request in the
+ * second half of a timed run against the first.
  */
-const firstWarmupSeconds = 10;
-const minWarmupSeconds = 4;
-/** Fresh devices per cache-miss row, and for warming the miss path up. */
-const missDevices = 200;
-const missWarmupDevices = 100;
+const firstWarmupFactor = 2.5;
+/** Fresh devices per second of a cache-miss row (at least 4 per connection), and per second of the first warm-up. */
+const missDevicesPerSecond = 40;
+const missWarmupDevicesPerSecond = 10;
+/** Presigning rate assumed when a warm-up too short to answer anything gives none. */
+const fallbackRate = 200;
+/**
+ * The floor's parts and the verification ceiling use their full sample counts at
+ * --duration 5 (the default) or more, and proportionally fewer below (a smoke run).
+ */
+const fullSampleSeconds = 5;
 /** A timed run whose halves differ by more than this in CPU per request still had JIT (or noise) in it. */
 const jitTolerance = 0.1;
 /** The requirement of this part: host CPU per authenticate against the floor and the no-op. */
@@ -99,6 +106,8 @@ export async function authenticateBench(options: AuthenticateOptions, random: Se
   const devices = await seededDevices(random.fork('devices'), 'auth', options.devices, options.deviceKey);
   await checkProofSigner(devices[0] as BenchDevice);
   const order = random.fork('order');
+  const sampleScale = Math.min(1, options.durationSeconds / fullSampleSeconds);
+  const firstWarmupSeconds = firstWarmupFactor * options.warmupSeconds;
   const missRandom = random.fork('miss');
   const rows: string[][] = [];
   const notes: string[] = [];
@@ -130,8 +139,8 @@ export async function authenticateBench(options: AuthenticateOptions, random: Se
       const replay = replayTable(connection, options.tablePrefix);
       await enrolDevices(host.origin, host.adminKey, devices, jtis);
       // While the host is idle, in this process: the parts of the floor and the verification ceiling.
-      if (storage === 'worker') floorParts ??= await measureFloorParts(connection, `${options.tablePrefix}fl`, devices, order, jtis, host.origin);
-      ceiling ??= await verificationCeiling(host, devices, order, jtis, Math.max(2, options.durationSeconds / 2));
+      if (storage === 'worker') floorParts ??= await measureFloorParts(connection, `${options.tablePrefix}fl`, devices, order, jtis, host.origin, sampleScale);
+      ceiling ??= await verificationCeiling(host, devices, order, jtis, options.durationSeconds / 2, sampleScale);
 
       // The no-op gets the same headers and body as authenticate, so the host's share is equal.
       const noopBodies = authenticateRequests(host.origin, devices, 64, order, jtis).map((request) => ({ ...request, path: '/api/bench/noop' }));
@@ -142,12 +151,14 @@ export async function authenticateBench(options: AuthenticateOptions, random: Se
       await runLoad({ origin: host.origin, concurrency: 16, next: noopNext, durationMs: firstWarmupSeconds * 500, expectStatus: 200 });
       await dropReplayRows(replay);
       await authenticateRun(host, devices, 16, 400 * firstWarmupSeconds, firstWarmupSeconds, order, jtis);
-      const warmMiss = await missBatch(missWarmupDevices);
-      await enrolDevices(host.origin, host.adminKey, warmMiss, jtis);
-      await runRequests(host, authenticateRequests(host.origin, warmMiss, warmMiss.length, order, jtis), 16, firstWarmupSeconds);
+      const warmMiss = await missBatch(Math.round(missWarmupDevicesPerSecond * firstWarmupSeconds));
+      if (warmMiss.length > 0) {
+        await enrolDevices(host.origin, host.adminKey, warmMiss, jtis);
+        await runRequests(host, authenticateRequests(host.origin, warmMiss, warmMiss.length, order, jtis), 16, firstWarmupSeconds);
+      }
 
       for (const concurrency of options.concurrency) {
-        const warmup = Math.max(minWarmupSeconds, options.warmupSeconds);
+        const warmup = options.warmupSeconds;
         await runLoad({ origin: host.origin, concurrency, next: noopNext, durationMs: warmup * 1000, expectStatus: 200 });
         const noopLoad = loadAt(host.origin, concurrency, noopNext, options.durationSeconds);
         const noop = await measured(host, noopLoad, options.durationSeconds);
@@ -156,7 +167,8 @@ export async function authenticateBench(options: AuthenticateOptions, random: Se
         await dropReplayRows(replay);
         const warm = await authenticateRun(host, devices, concurrency, 300 + 40 * concurrency, warmup, order, jtis);
         // Twice what the warm-up rate asks for: the rate still rises after a short warm-up at low concurrency.
-        const wanted = Math.ceil(warm.rps * options.durationSeconds * 2) + 8 * concurrency + 100;
+        const warmRate = warm.completed > 0 ? warm.rps : fallbackRate;
+        const wanted = Math.ceil(warmRate * options.durationSeconds * 2) + 8 * concurrency + 100;
         const requests = authenticateRequests(host.origin, devices, Math.min(wanted, maxPresigned), order, jtis);
         await dropReplayRows(replay);
         const callsBefore = storage === 'worker' ? await storageCalls(host) : undefined;
@@ -177,7 +189,7 @@ export async function authenticateBench(options: AuthenticateOptions, random: Se
         }
 
         // A fresh device per request: the token and the certificate are verified afresh.
-        const fresh = await missBatch(Math.max(concurrency * 4, missDevices));
+        const fresh = await missBatch(Math.max(concurrency * 4, Math.round(missDevicesPerSecond * options.durationSeconds)));
         await enrolDevices(host.origin, host.adminKey, fresh, jtis);
         await dropReplayRows(replay);
         const miss = await measured(host, requestsLoad(host.origin, authenticateRequests(host.origin, fresh, fresh.length, order, jtis), concurrency, options.durationSeconds * 4), options.durationSeconds);
@@ -264,7 +276,9 @@ export async function authenticateBench(options: AuthenticateOptions, random: Se
     );
   }
   notes.push(
-    'columns: host CPU = the host process\'s user+system time (all threads, /proc) over the requests answered; floor = no-op CPU at this concurrency + one proof ' +
+    'columns: host CPU = the host process\'s user+system time (all threads, /proc) over the requests answered: in embedded rows it includes ' +
+      "Azurite's work for those requests (Azurite runs inside the host process), in worker rows it does not (Azurite is in the bench's process); " +
+      'floor = no-op CPU at this concurrency + one proof ' +
       'verify + body parse + the replay write and marker read shares (lean client CPU per call with 16 calls in flight x calls per request in this run); JIT = CPU per request in the second half ' +
       "of the timed run / the first half's (1.00 = steady); load = /proc/loadavg's 1-minute figure after the run",
   );
@@ -279,7 +293,7 @@ export async function authenticateBench(options: AuthenticateOptions, random: Se
         'auth p50 ms',
         'auth p99 ms',
         'no-op req/s',
-        'host CPU µs / auth',
+        'host CPU µs / auth (embedded: + Azurite)',
         'host CPU µs / no-op',
         'floor µs',
         'auth / floor',
@@ -364,8 +378,11 @@ async function measureFloorParts(
   random: SeededRandom,
   jtis: JtiSource,
   origin: string,
+  scale: number,
 ): Promise<FloorParts> {
-  const samples = authenticateRequests(origin, devices, 256, random, jtis).map((request) => {
+  // At least as many as are in flight at once, so every count stays a whole round of callers.
+  const scaled = (count: number) => Math.max(floorParallel, Math.ceil(count * scale));
+  const samples = authenticateRequests(origin, devices, scaled(256), random, jtis).map((request) => {
     const body = request.body as Buffer;
     const proof = (JSON.parse(body.toString('utf8')) as { proof: string }).proof;
     const token = (request.headers.authorization ?? '').slice('Bearer '.length);
@@ -380,11 +397,11 @@ async function measureFloorParts(
   });
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const pick = (i: number) => samples[i % samples.length] as (typeof samples)[number];
-  const verifyUs = await cpuPerCall(4000, 1000, (i) => {
+  const verifyUs = await cpuPerCall(scaled(4000), scaled(1000), (i) => {
     const s = pick(i);
     if (!verify('sha256', s.input, { key: s.key, dsaEncoding: 'ieee-p1363' }, s.signature)) throw new Error('a proof failed to verify');
   });
-  const parseUs = await cpuPerCall(20_000, 5000, (i) => validate(proofRequest, JSON.parse(utf8.decode(pick(i).body))));
+  const parseUs = await cpuPerCall(scaled(20_000), scaled(5000), (i) => validate(proofRequest, JSON.parse(utf8.decode(pick(i).body))));
 
   const name = `${tablePrefix}lean`;
   const setup = createTableClient(connection, name);
@@ -394,11 +411,11 @@ async function measureFloorParts(
   let key = 0;
   // Each call in a partition of its own, as the shards spread the replay claims.
   const entity = (call: number) => ({ partitionKey: `p${call % floorParallel}`, rowKey: `k${key++}`, expiresAt: 1_765_000_000, writtenBy: '0123456789abcdef' });
-  const insertUs = await cpuPerCall(1600, 400, (i) => lean.createEntity(entity(i)), floorParallel);
+  const insertUs = await cpuPerCall(scaled(1600), scaled(400), (i) => lean.createEntity(entity(i)), floorParallel);
   const batchOf = (size: number) => (i: number) => lean.submitTransaction(Array.from({ length: size }, () => ['create', entity(i)] as ['create', ReturnType<typeof entity>]));
-  const small = await cpuPerCall(640, 160, batchOf(4), floorParallel);
-  const large = await cpuPerCall(320, 80, batchOf(32), floorParallel);
-  const queryUs = await cpuPerCall(1600, 400, () => lean.queryFirst("PartitionKey eq 'epoch-1' and RowKey eq 'epoch'", ['RowKey']), floorParallel);
+  const small = await cpuPerCall(scaled(640), scaled(160), batchOf(4), floorParallel);
+  const large = await cpuPerCall(scaled(320), scaled(80), batchOf(32), floorParallel);
+  const queryUs = await cpuPerCall(scaled(1600), scaled(400), () => lean.queryFirst("PartitionKey eq 'epoch-1' and RowKey eq 'epoch'", ['RowKey']), floorParallel);
   await setup.deleteTable();
   const batchPerEntityUs = Math.max(0, (large - small) / 28);
   return { verifyUs, parseUs, insertUs, batchFixedUs: Math.max(0, small - 4 * batchPerEntityUs), batchPerEntityUs, queryUs };
@@ -493,13 +510,20 @@ function runRequests(host: HostProcess, requests: LoadRequest[], concurrency: nu
  * certificate are remembered; and on a miss, the token's jose verification, the
  * certificate's parse and self-signature check, and the proof's signature.
  */
-async function verificationCeiling(host: HostProcess, devices: BenchDevice[], random: SeededRandom, jtis: JtiSource, seconds: number): Promise<{ proofVerify: number; missPath: number }> {
+async function verificationCeiling(
+  host: HostProcess,
+  devices: BenchDevice[],
+  random: SeededRandom,
+  jtis: JtiSource,
+  seconds: number,
+  scale: number,
+): Promise<{ proofVerify: number; missPath: number }> {
   const { keys } = await callHost<{ keys: Array<JsonWebKey & { alg: string }> }>(host.origin, 'GET', '.well-known/jwks.json');
   const jwk = keys[0];
   if (!jwk) throw new Error('the host publishes no key');
   const joseKey = await importJWK(jwk, jwk.alg);
 
-  const samples = authenticateRequests(host.origin, devices, 512, random, jtis).map((request) => {
+  const samples = authenticateRequests(host.origin, devices, Math.max(16, Math.ceil(512 * scale)), random, jtis).map((request) => {
     const token = (request.headers.authorization ?? '').slice('Bearer '.length);
     const proof = (JSON.parse(String(request.body)) as { proof: string }).proof;
     const device = devices.find((candidate) => candidate.token === token) as BenchDevice;

@@ -1,5 +1,8 @@
 import { defaultReplayShards, maxReplayShards } from '../shared/proof/replayShardCount.js';
 import type { BenchKeyType } from './devices.js';
+
+/** The attackCost part's bounds: the attack against a normal refused proof, a blocked token against no proof work (decision 0012). */
+export const defaultAttackBound = 1.5;
 /** Command-line options of `npm run bench -- [options]`. */
 export interface BenchOptions {
   seed: number;
@@ -20,6 +23,7 @@ export interface BenchOptions {
   heapBoundMb: number;
   hostCpuProf: string | undefined;
   attackRequests: number;
+  attackBound: number;
   throttleBudget: number | 'auto';
   throttleShards: number[];
   throttleConcurrency: number;
@@ -37,7 +41,8 @@ export const usage = `npm run bench -- [options]
   --parts LIST             any of ${allParts.join(',')}; default all
   --concurrency LIST       (a) concurrency levels; default 1,16,64
   --duration S             (a) seconds of each timed run; default 5
-  --warmup S               (a) seconds of warm-up before each timed run; default 1
+  --warmup S               (a, throttled) seconds of warm-up before each timed run; default 4; (a) gives each
+                           host's first level 2.5x that, over the no-op, the hit and the miss path
   --devices N              (a, soak) registered devices the requests are spread over; default 16
   --device-key rsa|ec      (a, breakdown, soak) the devices' keys: rsa (RSA 2048, RS256, cmg-client's default) or
                            ec (P-256, ES256, cmg-client --key-type ec); default rsa
@@ -53,6 +58,7 @@ export const usage = `npm run bench -- [options]
   --soak-max-minutes N     (soak) stop after this long, as a failure; default 30
   --heap-bound-mb N        (soak) largest heap growth accepted; default 10
   --attack-requests N      (attackCost) refused requests of each kind; default 400
+  --attack-bound X         (attackCost) the largest CPU ratio each of its two bounds accepts; default ${defaultAttackBound}
   --throttle-budget N|auto (throttled) entities/s each replay-cache partition serves; default auto: an eighth of the
                            rate a first run without a limit reaches on this machine
   --throttle-shards LIST   (throttled) REPLAY_SHARDS of each run; default 1,${defaultReplayShards} (1 and the default)
@@ -73,7 +79,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     parts: [...allParts],
     concurrency: [1, 16, 64],
     durationSeconds: 5,
-    warmupSeconds: 1,
+    warmupSeconds: 4,
     devices: 16,
     deviceKey: 'rsa',
     breakdownOperations: 2000,
@@ -87,6 +93,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     heapBoundMb: 10,
     hostCpuProf: undefined,
     attackRequests: 400,
+    attackBound: defaultAttackBound,
     throttleBudget: 'auto',
     throttleShards: [1, defaultReplayShards],
     throttleConcurrency: 64,
@@ -161,6 +168,9 @@ export function parseOptions(argv: string[]): BenchOptions {
         break;
       case '--attack-requests':
         options.attackRequests = integer(flag, value, 10, 100_000);
+        break;
+      case '--attack-bound':
+        options.attackBound = number(flag, value, 1, 1_000_000);
         break;
       case '--throttle-budget':
         options.throttleBudget = value === 'auto' ? 'auto' : integer(flag, value, 1, 100_000);

@@ -1,10 +1,12 @@
-import { TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { createTableClient } from '../shared/storage/tableService.js';
 import type { BenchAzurite } from './azuriteWorker.js';
-import { createBulkToken, deviceRequest, JtiSource, seededDevices, type BenchDevice } from './devices.js';
+import { CountingTables, perTable, type Counted } from './countingTables.js';
+import { athOf, createBulkToken, deviceRequest, fastProof, JtiSource, seededDevices, type BenchDevice } from './devices.js';
 import { describeErrors, ms, percent, table, whole, type PartReport } from './format.js';
 import { processCpuSeconds, startHost, type HostProcess } from './hostProcess.js';
 import { runLoad, runOperations, type LoadRequest, type LoadResult, type OperationResult } from './loadGenerator.js';
+import { callFunction, withServices } from './inProcess.js';
 import type { SeededRandom } from './random.js';
 
 export interface RegistrationOptions {
@@ -35,10 +37,18 @@ export async function registrationBench(options: RegistrationOptions, random: Se
     // Device keys and proofs are made before each run and are not part of its time.
     const warmupToken = await createBulkToken(host.origin, host.adminKey, 'bench warm-up');
     const warmupDevices = await seededDevices(keys, 'reg-warmup', 4 * concurrency, 'ec');
-    await register(host, queues(warmupDevices, concurrency, () => warmupToken, host, jtis), concurrency);
+    await register(
+      host,
+      queues(warmupDevices, concurrency, () => warmupToken, host, jtis),
+      concurrency,
+    );
 
     const sharedToken = await createBulkToken(host.origin, host.adminKey, 'bench: one token for every device');
-    const shared = await register(host, queues(await seededDevices(keys, 'reg-shared', registrations, 'ec'), concurrency, () => sharedToken, host, jtis), concurrency);
+    const shared = await register(
+      host,
+      queues(await seededDevices(keys, 'reg-shared', registrations, 'ec'), concurrency, () => sharedToken, host, jtis),
+      concurrency,
+    );
 
     const ownTokens: string[] = [];
     for (let worker = 0; worker < concurrency; worker++) ownTokens.push(await createBulkToken(host.origin, host.adminKey, `bench: connection ${worker}`));
@@ -82,11 +92,15 @@ export async function registrationBench(options: RegistrationOptions, random: Se
       String(raw.errors),
       '100%',
     ]);
+    const counted = await countedRegistrations(options, keys, jtis);
+    const each = counted.steady.total / counted.registrations;
     notes.push(
-      'a first registration makes 8 Table requests (device read, bulk-token use check, bulk-token read, ' +
-        "the use transaction under the token's ETag - one for all the devices of a token admitted together -, expiry-index upsert, device insert, " +
-        "expiry-index upsert with the device's ETag, the audit entry), more when instances race for the token's ETag, " +
-        'and signs one RS256 device token with the local key',
+      `Table requests per first registration, counted (a pass of its own in this process: the same register function on the bench's Azurite, ` +
+        `${counted.registrations} devices registered one after another with one bulk token, every request through a counting pipeline policy, ` +
+        `bench/countingTables.ts): ${each.toFixed(2)} each, by table: ${perTable(counted.steady, counted.registrations)}; ` +
+        `the instance's first registration made ${counted.first.total} (${perTable(counted.first, 1)}: what it reads once per instance). ` +
+        "Devices of one token admitted together share its use transaction, and instances racing for the token's ETag add requests, " +
+        'so under load the host makes somewhat fewer or more; each registration also signs one RS256 device token with the local key',
     );
   } finally {
     await host.stop();
@@ -144,6 +158,59 @@ async function rawInserts(options: RegistrationOptions, random: SeededRandom): P
     registeredAt: now,
     expiresAt: now,
   });
-  await runOperations({ concurrency: options.concurrency, count: 4 * options.concurrency, durationMs: maxRunMs, operation: (i) => client.createEntity(entity(-1 - i)) });
-  return runOperations({ concurrency: options.concurrency, count: options.registrations, durationMs: maxRunMs, operation: (i) => client.createEntity(entity(i)) });
+  await runOperations({
+    concurrency: options.concurrency,
+    count: 4 * options.concurrency,
+    durationMs: maxRunMs,
+    operation: (i) => client.createEntity(entity(-1 - i)),
+  });
+  return runOperations({
+    concurrency: options.concurrency,
+    count: options.registrations,
+    durationMs: maxRunMs,
+    operation: (i) => client.createEntity(entity(i)),
+  });
+}
+
+/** Registrations in the counted pass, at most: the count per registration is the same for each. */
+const maxCounted = 20;
+
+/**
+ * Table requests per first registration, counted in this process (bench/countingTables.ts):
+ * the instance's first registration apart (it creates the tables, which is not counted, and
+ * reads what an instance reads once), then the others one after another.
+ */
+async function countedRegistrations(
+  options: RegistrationOptions,
+  keys: SeededRandom,
+  jtis: JtiSource,
+): Promise<{ registrations: number; first: Counted; steady: Counted }> {
+  let tables: CountingTables | undefined;
+  return withServices(
+    options.azurite,
+    `${options.tablePrefix}n`,
+    (config) => ({ tables: (tables = new CountingTables({ connection: config.storageConnection, prefix: config.tablePrefix })) }),
+    async (services) => {
+      const counting = tables as CountingTables;
+      const { registerDevice } = await import('../functions/registerDevice.js');
+      const devices = await seededDevices(keys, 'reg-counted', 1 + Math.min(maxCounted, options.registrations), 'ec');
+      const bulk = await services.bulkTokens.create({ lifetimeMinutes: 60 });
+      const registerOne = async (device: BenchDevice) => {
+        const proof = fastProof(device, {
+          htm: 'POST',
+          htu: 'http://127.0.0.1/api/register',
+          iat: Math.floor(Date.now() / 1000),
+          jti: jtis.next(),
+          ath: athOf(bulk.token),
+        });
+        await callFunction(registerDevice, 'register', bulk.token, { proof }, 201);
+      };
+      const [firstDevice, ...others] = devices as [BenchDevice, ...BenchDevice[]];
+      const first = await counting.count(() => registerOne(firstDevice));
+      const steady = await counting.count(async () => {
+        for (const device of others) await registerOne(device);
+      });
+      return { registrations: others.length, first, steady };
+    },
+  );
 }

@@ -37,3 +37,9 @@ export function cpuBetween(before: CpuSnapshot | undefined, after: CpuSnapshot |
   const own = after.own - before.own;
   return { busyCores: (busy / total) * cores, otherCores: (Math.max(0, busy - own) / total) * cores };
 }
+
+/** CPU seconds (user + system, all threads) this process used since `since`, to the millisecond. */
+export function cpuSecondsSince(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return Math.round((used.user + used.system) / 1000) / 1000;
+}

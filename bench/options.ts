@@ -111,7 +111,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     if (value === undefined) throw new UsageError(`${flag} needs a value`);
     switch (flag) {
       case '--seed':
-        options.seed = integer(flag, value, 0, 2 ** 32 - 1);
+        options.seed = integerOption(flag, value, 0, 2 ** 32 - 1);
         break;
       case '--parts': {
         const parts = value.split(',').map((part) => part.trim());
@@ -121,16 +121,16 @@ export function parseOptions(argv: string[]): BenchOptions {
         break;
       }
       case '--concurrency':
-        options.concurrency = value.split(',').map((level) => integer(flag, level, 1, 1024));
+        options.concurrency = value.split(',').map((level) => integerOption(flag, level, 1, 1024));
         break;
       case '--duration':
-        options.durationSeconds = number(flag, value, 0.5, 600);
+        options.durationSeconds = numberOption(flag, value, 0.5, 600);
         break;
       case '--warmup':
-        options.warmupSeconds = number(flag, value, 0, 60);
+        options.warmupSeconds = numberOption(flag, value, 0, 60);
         break;
       case '--devices':
-        options.devices = integer(flag, value, 1, 10_000);
+        options.devices = integerOption(flag, value, 1, 10_000);
         break;
       case '--device-key':
         if (value !== 'rsa' && value !== 'ec') throw new UsageError('--device-key: rsa or ec');
@@ -143,52 +143,52 @@ export function parseOptions(argv: string[]): BenchOptions {
         break;
       }
       case '--breakdown-ops':
-        options.breakdownOperations = integer(flag, value, 10, 1_000_000);
+        options.breakdownOperations = integerOption(flag, value, 10, 1_000_000);
         break;
       case '--registrations':
-        options.registrations = integer(flag, value, 1, 1_000_000);
+        options.registrations = integerOption(flag, value, 1, 1_000_000);
         break;
       case '--register-concurrency':
-        options.registerConcurrency = integer(flag, value, 1, 1024);
+        options.registerConcurrency = integerOption(flag, value, 1, 1024);
         break;
       case '--startup-runs':
-        options.startupRuns = integer(flag, value, 1, 100);
+        options.startupRuns = integerOption(flag, value, 1, 100);
         break;
       case '--soak-requests':
-        options.soakRequests = integer(flag, value, 1, 10_000_000);
+        options.soakRequests = integerOption(flag, value, 1, 10_000_000);
         break;
       case '--soak-concurrency':
-        options.soakConcurrency = integer(flag, value, 1, 1024);
+        options.soakConcurrency = integerOption(flag, value, 1, 1024);
         break;
       case '--soak-max-minutes':
-        options.soakMaxMinutes = number(flag, value, 1, 24 * 60);
+        options.soakMaxMinutes = numberOption(flag, value, 1, 24 * 60);
         break;
       case '--heap-bound-mb':
-        options.heapBoundMb = number(flag, value, 0, 100_000);
+        options.heapBoundMb = numberOption(flag, value, 0, 100_000);
         break;
       case '--attack-requests':
-        options.attackRequests = integer(flag, value, 10, 100_000);
+        options.attackRequests = integerOption(flag, value, 10, 100_000);
         break;
       case '--attack-bound':
-        options.attackBound = number(flag, value, 1, 1_000_000);
+        options.attackBound = numberOption(flag, value, 1, 1_000_000);
         break;
       case '--throttle-budget':
-        options.throttleBudget = value === 'auto' ? 'auto' : integer(flag, value, 1, 100_000);
+        options.throttleBudget = value === 'auto' ? 'auto' : integerOption(flag, value, 1, 100_000);
         break;
       case '--throttle-shards':
-        options.throttleShards = value.split(',').map((count) => integer(flag, count, 1, maxReplayShards));
+        options.throttleShards = value.split(',').map((count) => integerOption(flag, count, 1, maxReplayShards));
         break;
       case '--throttle-concurrency':
-        options.throttleConcurrency = integer(flag, value, 1, 1024);
+        options.throttleConcurrency = integerOption(flag, value, 1, 1024);
         break;
       case '--throttle-duration':
-        options.throttleDuration = number(flag, value, 0.5, 600);
+        options.throttleDuration = numberOption(flag, value, 0.5, 600);
         break;
       case '--fleet-authenticates':
-        options.fleetAuthenticates = integer(flag, value, 1, 100_000);
+        options.fleetAuthenticates = integerOption(flag, value, 1, 100_000);
         break;
       case '--fleet-concurrency':
-        options.fleetConcurrency = value.split(',').map((level) => integer(flag, level, 1, 1024));
+        options.fleetConcurrency = value.split(',').map((level) => integerOption(flag, level, 1, 1024));
         break;
       case '--host-cpu-prof':
         options.hostCpuProf = value;
@@ -202,14 +202,16 @@ export function parseOptions(argv: string[]): BenchOptions {
 
 export class UsageError extends Error {}
 
-function number(flag: string, text: string, min: number, max: number): number {
+/** A number from `min` to `max`, or a UsageError naming the flag. */
+export function numberOption(flag: string, text: string, min: number, max: number): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value < min || value > max) throw new UsageError(`${flag}: a number from ${min} to ${max} (got ${text})`);
   return value;
 }
 
-function integer(flag: string, text: string, min: number, max: number): number {
-  const value = number(flag, text, min, max);
+/** A whole number from `min` to `max`, or a UsageError naming the flag. */
+export function integerOption(flag: string, text: string, min: number, max: number): number {
+  const value = numberOption(flag, text, min, max);
   if (!Number.isInteger(value)) throw new UsageError(`${flag}: a whole number (got ${text})`);
   return value;
 }

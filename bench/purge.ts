@@ -13,8 +13,6 @@
  * service and the client do not share one event loop (as they would not in Azure);
  * --inline-azurite runs it in-process.
  */
-import { fileURLToPath } from 'node:url';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { TableClient, type TransactionAction } from '@azure/data-tables';
 import { startAzurite } from '../host/azurite.js';
 import { isoTime } from '../shared/clock.js';
@@ -27,8 +25,12 @@ import { MeteredTables } from '../shared/purge/meteredTables.js';
 import { defaultPurgeConcurrency, PurgeService } from '../shared/purge/purgeService.js';
 import type { PurgeSummary } from '../shared/purge/purgeSummary.js';
 import { expiryBucket } from '../shared/storage/expiryBucket.js';
-import { UsageError } from './options.js';
 import { TableService } from '../shared/storage/tableService.js';
+import { startBenchAzurite, type BenchAzurite } from './azuriteWorker.js';
+import { median, table, whole } from './format.js';
+import { cpuSecondsSince } from './machine.js';
+import { integerOption, UsageError } from './options.js';
+import { SeededRandom } from './random.js';
 
 const hour = 3_600;
 const day = 86_400;
@@ -83,18 +85,14 @@ with a bare delete loop that already knows the M keys; prints one table.
 
 Exit codes: 0 done, 1 a run failed, 2 bad usage.`;
 
-if (!isMainThread && (workerData as { role?: string } | null)?.role === 'azurite') {
-  await serveAzurite();
-} else if (isMainThread) {
-  try {
-    const options = parseArgs(process.argv.slice(2));
-    if (options === 'help') console.log(usage);
-    else await main(options);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`bench:purge: ${error.message}; run npm run bench:purge -- --help`);
-    process.exitCode = 2;
-  }
+try {
+  const options = parseArgs(process.argv.slice(2));
+  if (options === 'help') console.log(usage);
+  else await main(options);
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  console.error(`bench:purge: ${error.message}; run npm run bench:purge -- --help`);
+  process.exitCode = 2;
 }
 
 async function main(options: Options): Promise<void> {
@@ -125,8 +123,10 @@ async function measure(connection: string, live: number, options: Options): Prom
   const prefix = 'bench';
   const tables = new TableService(connection, prefix);
   // Separate streams, so the lapsed pairings are the same whatever N is.
-  const expired = Array.from({ length: options.expired }, ((random) => () => lapsedPairing(random))(mulberry32(options.seed)));
-  const livePairings = Array.from({ length: live }, ((random) => () => livePairing(random))(mulberry32(options.seed + 1)));
+  const lapsedRandom = new SeededRandom(options.seed).fork('lapsed');
+  const liveRandom = new SeededRandom(options.seed).fork('live');
+  const expired = Array.from({ length: options.expired }, () => lapsedPairing(lapsedRandom));
+  const livePairings = Array.from({ length: live }, () => livePairing(liveRandom));
   const purge = purgeService(tables, connection, prefix, options.concurrency);
   const seeding = await seedClients(tables, connection, prefix);
   // A first run on the empty tables opens the purge's clients, as a long-running instance has.
@@ -144,7 +144,7 @@ async function measure(connection: string, live: number, options: Options): Prom
     const cpu = process.cpuUsage();
     const summary = await purge.run();
     check(summary, expired.length);
-    purges.push({ ...summary, cpuSeconds: cpuSeconds(cpu) });
+    purges.push({ ...summary, cpuSeconds: cpuSecondsSince(cpu) });
   };
   const runBaseline = async () => {
     await seed(seeding, expired);
@@ -177,12 +177,6 @@ function rounds(measured: Measured[]): Rounds {
   };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
 function purgeService(tables: TableService, connection: string, prefix: string, concurrency: number): PurgeService {
   return new PurgeService({
     tables,
@@ -200,7 +194,7 @@ function purgeService(tables: TableService, connection: string, prefix: string, 
 async function warmUp(connection: string, concurrency: number): Promise<void> {
   const prefix = 'warmup';
   const tables = new TableService(connection, prefix);
-  const random = mulberry32(7);
+  const random = new SeededRandom(7);
   const pairings = Array.from({ length: 1_000 }, () => lapsedPairing(random));
   const seeding = await seedClients(tables, connection, prefix);
   await seed(seeding, pairings);
@@ -243,7 +237,7 @@ async function bareDeletes(metered: MeteredTables, pairings: readonly Pairing[],
     }),
   );
   await Promise.all([...deletes, ...transactions]);
-  return { entitiesRead: 0, entitiesDeleted: meter.entitiesDeleted, requests: meter.requests, seconds: seconds(started), cpuSeconds: cpuSeconds(cpu) };
+  return { entitiesRead: 0, entitiesDeleted: meter.entitiesDeleted, requests: meter.requests, seconds: seconds(started), cpuSeconds: cpuSecondsSince(cpu) };
 }
 
 interface SeedClients {
@@ -314,83 +308,46 @@ function transactionsOf<T extends { partitionKey: string; rowKey: string }>(keys
 }
 
 /** Live: lapses within 90 days (pending ones within 30); never in the current hour or before. */
-function livePairing(random: () => number): Pairing {
-  const roll = random();
+function livePairing(random: SeededRandom): Pairing {
+  const roll = random.fraction();
   const status: DeviceStatus = roll < 0.9 ? 'active' : roll < 0.95 ? 'revoked' : 'pending';
   const span = status === 'pending' ? 30 * day : 90 * day;
-  return { deviceId: deviceId(random), status, expiresAt: now + hour + Math.floor(random() * span) };
+  return { deviceId: deviceId(random), status, expiresAt: now + hour + random.below(span) };
 }
 
 /** Lapsed: over DEVICE_RETENTION_DAYS ago, spread over the 30 days before that. */
-function lapsedPairing(random: () => number): Pairing {
-  const roll = random();
+function lapsedPairing(random: SeededRandom): Pairing {
+  const roll = random.fraction();
   const status: DeviceStatus = roll < 0.8 ? 'active' : roll < 0.9 ? 'revoked' : 'pending';
-  return { deviceId: deviceId(random), status, expiresAt: now - deviceRetentionDays * day - hour - Math.floor(random() * 30 * day) };
+  return { deviceId: deviceId(random), status, expiresAt: now - deviceRetentionDays * day - hour - random.below(30 * day) };
 }
 
-function deviceId(random: () => number): string {
-  const bytes = Buffer.alloc(32);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(random() * 256);
-  return deviceIdFor(bytes.toString('base64url'));
+function deviceId(random: SeededRandom): string {
+  return deviceIdFor(random.bytes(32).toString('base64url'));
 }
 
-/** A small seeded generator (mulberry32): the same seed, the same pairings. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-async function openAzurite(inline: boolean): Promise<{ connectionString: string; close(): Promise<void> }> {
-  if (inline) return startAzurite({ port: 0 });
-  const worker = new Worker(fileURLToPath(import.meta.url), { workerData: { role: 'azurite' } });
-  const connectionString = await new Promise<string>((resolve, reject) => {
-    worker.once('message', (message: string) => resolve(message));
-    worker.once('error', reject);
-  });
-  return {
-    connectionString,
-    close: async () => {
-      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      worker.postMessage('close');
-      await exited;
-    },
-  };
-}
-
-async function serveAzurite(): Promise<void> {
-  const azurite = await startAzurite({ port: 0 });
-  parentPort?.once('message', () => {
-    void azurite.close().then(() => parentPort?.close());
-  });
-  parentPort?.postMessage(azurite.connectionString);
+/** Azurite in a worker thread (bench/azuriteWorker.ts), or in this process. */
+async function openAzurite(inline: boolean): Promise<BenchAzurite> {
+  return inline ? startAzurite({ port: 0 }) : startBenchAzurite();
 }
 
 function parseArgs(args: string[]): Options | 'help' {
   const options: Options = { live: [10_000, 100_000], expired: 10_000, seed: 1, concurrency: defaultPurgeConcurrency, rounds: 3, inlineAzurite: false };
   for (let i = 0; i < args.length; i++) {
-    const flag = args[i];
+    const flag = args[i] ?? '';
     if (flag === '--help' || flag === '-h') return 'help';
     const value = () => {
       const next = args[++i];
       if (next === undefined) throw new UsageError(`${flag} needs a value`);
       return next;
     };
-    const count = (text: string) => {
-      const parsed = Number(text.replace(/[_,]/g, ''));
-      if (!Number.isInteger(parsed) || parsed < 0) throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a whole number`);
-      return parsed;
-    };
-    if (flag === '--live') options.live = value().split(/[, ]+/).filter(Boolean).map((part) => count(part.replace(/_/g, '')));
-    else if (flag === '--expired') options.expired = count(value());
-    else if (flag === '--seed') options.seed = count(value());
-    else if (flag === '--concurrency') options.concurrency = Math.max(1, count(value()));
-    else if (flag === '--rounds') options.rounds = Math.max(1, count(value()));
+    // 100_000 reads as 100000.
+    const count = (text: string, min: number, max: number) => integerOption(flag, text.replace(/_/g, ''), min, max);
+    if (flag === '--live') options.live = value().split(/[, ]+/).filter(Boolean).map((part) => count(part, 0, 10_000_000));
+    else if (flag === '--expired') options.expired = count(value(), 0, 10_000_000);
+    else if (flag === '--seed') options.seed = count(value(), 0, 2 ** 32 - 1);
+    else if (flag === '--concurrency') options.concurrency = count(value(), 1, 1024);
+    else if (flag === '--rounds') options.rounds = count(value(), 1, 100);
     else if (flag === '--inline-azurite') options.inlineAzurite = true;
     else throw new UsageError(`unknown option ${flag}`);
   }
@@ -399,12 +356,12 @@ function parseArgs(args: string[]): Options | 'help' {
 
 function row(live: number, expired: number, run: string, measured: Rounds, ratio: string): string[] {
   return [
-    live.toLocaleString('en-US'),
-    expired.toLocaleString('en-US'),
+    whole(live),
+    whole(expired),
     run,
-    measured.entitiesRead.toLocaleString('en-US'),
-    measured.entitiesDeleted.toLocaleString('en-US'),
-    measured.requests.toLocaleString('en-US'),
+    whole(measured.entitiesRead),
+    whole(measured.entitiesDeleted),
+    whole(measured.requests),
     median(measured.seconds).toFixed(2),
     measured.seconds.map((value) => value.toFixed(1)).join(' / '),
     median(measured.cpuSeconds).toFixed(2),
@@ -412,19 +369,8 @@ function row(live: number, expired: number, run: string, measured: Rounds, ratio
   ];
 }
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((cells) => (cells[i] ?? '').length)));
-  const line = (cells: string[]) => `| ${cells.map((cell, i) => (i <= 2 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(' | ')} |`;
-  return [line(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...rows.map(line)].join('\n');
-}
-
 function seconds(started: number): number {
   return Math.round(performance.now() - started) / 1000;
-}
-
-function cpuSeconds(since: NodeJS.CpuUsage): number {
-  const used = process.cpuUsage(since);
-  return Math.round((used.user + used.system) / 1000) / 1000;
 }
 
 function progress(message: string): void {

@@ -36,6 +36,11 @@ export class SeededRandom {
     return t;
   }
 
+  /** A number in [0, 1). */
+  fraction(): number {
+    return this.uint32() / 0x1_0000_0000;
+  }
+
   /** A whole number in [0, bound). */
   below(bound: number): number {
     return Math.floor((this.uint32() / 0x1_0000_0000) * bound);

@@ -146,7 +146,7 @@ export async function throttledBench(options: ThrottledOptions, random: SeededRa
     );
   }
   notes.push(
-    'of the budget = auth 200/s over what the run could reach at most: min(shards x budget, the unthrottled rate); ' +
+    'of min(budget, unthrottled) = auth 200/s over what the run could reach at most: min(shards x budget, the unthrottled rate); ' +
       "each authentication claims one replay entity, and the partitions start a run with a full second's budget, so a short run can exceed 100%",
     `the proxy throttles the replay cache's partitions only (its claim is the one write every authentication makes); the revocation ` +
       `marker reads and the shard-count registry pass unthrottled. "503 to gateway" are answers 503 unavailable with Retry-After after the ` +
@@ -157,7 +157,7 @@ export async function throttledBench(options: ThrottledOptions, random: SeededRa
       `(throttled) POST /api/authenticate with each replay-cache partition limited to ${whole(budget ?? 0)} entities/s (Table Storage: ~2,000), ` +
       `concurrency ${options.concurrency}, ${options.durationSeconds} s per run, ${options.devices} devices with ${keyTypeNames[options.deviceKey]} keys`,
     table: table(
-      ['REPLAY_SHARDS', 'budget entities/s (all shards)', 'auth 200/s', 'of the budget', '200', '503 to gateway', 'other', 'ServerBusy from store', 'p50 ms', 'p99 ms', 'p99 ms (200s)'],
+      ['REPLAY_SHARDS', 'budget entities/s (all shards)', 'auth 200/s', 'of min(budget, unthrottled)', '200', '503 to gateway', 'other', 'ServerBusy from store', 'p50 ms', 'p99 ms', 'p99 ms (200s)'],
       rows,
     ),
     notes: [...targets, ...notes],

@@ -139,7 +139,7 @@ const rows: Row[] = [
   {
     name: 'device: status right after a pending register exits 3',
     tool: 'client',
-    before: (c) => runExpecting(3, 'client', ['register', '--url', c.url, '--internal', '--wait', '0', '--state', c.state], c),
+    before: (c) => runExpecting(3, 'client', ['register', '--url', c.url, '--internal', '--wait', '0', '--key-type', 'ec', '--state', c.state], c),
     args: (c) => ['status', '--state', c.state],
     exit: 3,
     stderrLines: 0,
@@ -149,7 +149,7 @@ const rows: Row[] = [
   {
     name: 'device: authenticate while pending exits 3',
     tool: 'client',
-    before: (c) => runExpecting(3, 'client', ['register', '--url', c.url, '--internal', '--wait', '0', '--state', c.state], c),
+    before: (c) => runExpecting(3, 'client', ['register', '--url', c.url, '--internal', '--wait', '0', '--key-type', 'ec', '--state', c.state], c),
     args: (c) => ['authenticate', '--state', c.state],
     exit: 3,
     stderr: /still waiting for an administrator's approval .*; cmg-client run --once --state .* asks again and picks up the token once approved/,
@@ -160,7 +160,7 @@ const rows: Row[] = [
   {
     name: 'device: status of a valid registration exits 0',
     tool: 'client',
-    before: (c) => runExpecting(0, 'client', ['register', '--url', c.url, '--regtoken', bulkToken, '--state', c.state], c),
+    before: (c) => runExpecting(0, 'client', ['register', '--url', c.url, '--regtoken', bulkToken, '--key-type', 'ec', '--state', c.state], c),
     args: (c) => ['status', '--state', c.state],
     exit: 0,
     stderrLines: 0,
@@ -170,7 +170,7 @@ const rows: Row[] = [
   {
     name: 'device: status of an expired token exits 1',
     tool: 'client',
-    before: (c) => runExpecting(0, 'client', ['register', '--url', c.url.replace(/\/row-/, '/expired-'), '--regtoken', bulkToken, '--state', c.state], c),
+    before: (c) => runExpecting(0, 'client', ['register', '--url', c.url.replace(/\/row-/, '/expired-'), '--regtoken', bulkToken, '--key-type', 'ec', '--state', c.state], c),
     args: (c) => ['status', '--state', c.state],
     exit: 1,
     stderrLines: 0,
@@ -215,7 +215,7 @@ const rows: Row[] = [
   { name: 'admin: --url on a blocked port (9)', tool: 'bulk', args: () => ['list', '--url', 'http://localhost:9', '--admin-key', rightKey], exit: usage, stderr: /--url uses port 9, which fetch refuses to connect to .*run the service on another port/ },
   { name: 'device: --url on a blocked port (9)', tool: 'client', args: (c) => ['register', '--url', 'http://localhost:9', '--internal', '--state', c.state], exit: usage, stderr: /port 9, which fetch refuses/ },
   { name: 'admin: connection refused', tool: 'bulk', args: (c) => ['list', '--url', c.closedUrl, '--admin-key', rightKey], exit: 1, stderr: /the service is not reachable at http:\/\/127\.0\.0\.1:\d+: connection refused; is it running\? Locally start it with npm start/ },
-  { name: 'device: connection refused', tool: 'client', args: (c) => ['register', '--url', c.closedUrl, '--regtoken', bulkToken, '--state', c.state], exit: 1, stderrLines: 2, stderr: /generating an RSA 2048 key[\s\S]*\ncmg-client: the service is not reachable at http:\/\/127\.0\.0\.1:\d+: connection refused; is it running\?/ },
+  { name: 'device: connection refused', tool: 'client', args: (c) => ['register', '--url', c.closedUrl, '--regtoken', bulkToken, '--key-type', 'ec', '--state', c.state], exit: 1, stderrLines: 2, stderr: /generating an EC P-256 key[\s\S]*\ncmg-client: the service is not reachable at http:\/\/127\.0\.0\.1:\d+: connection refused; is it running\?/ },
   { name: 'admin: --debug shows the stack', tool: 'bulk', args: (c) => ['list', '--url', c.closedUrl, '--admin-key', rightKey, '--debug'], exit: 1, stderrLines: -1, stack: true, stderr: /^bulk-registration-token: the service is not reachable[\s\S]*\n\s+at / },
 
   // 9. Cleartext: http:// to anything but loopback is refused before anything is read or sent.
@@ -224,11 +224,11 @@ const rows: Row[] = [
   { name: 'cmg-admin: --allow-http lets it through (to a name that does not resolve)', tool: 'admin', args: () => ['devices', 'list', '--url', 'http://cmg.invalid', '--allow-http', '--admin-key', rightKey], exit: 1, stderr: /not reachable at http:\/\/cmg\.invalid: host name cmg\.invalid not found/ },
   { name: 'cmg-admin: http://localhost and [::1] are loopback', tool: 'admin', args: () => ['tokens', 'list', '--url', 'http://[::1]:9', '--admin-key', rightKey], exit: usage, stderr: /port 9, which fetch refuses/ },
   { name: 'device: register over http:// to another machine writes no key', tool: 'client', args: (c) => ['register', '--url', 'http://192.0.2.10:7071', '--regtoken', bulkToken, '--state', c.state], exit: usage, stderr: /^cmg-client: --url is http:\/\/ to 192\.0\.2\.10, which is not this machine: the bulk registration token and the device token would travel in clear; .*--allow-http/ },
-  { name: 'device: --allow-http lets register through', tool: 'client', args: (c) => ['register', '--url', 'http://cmg.invalid', '--allow-http', '--regtoken', bulkToken, '--state', c.state], exit: 1, stderrLines: 2, stderr: /host name cmg\.invalid not found/ },
+  { name: 'device: --allow-http lets register through', tool: 'client', args: (c) => ['register', '--url', 'http://cmg.invalid', '--allow-http', '--regtoken', bulkToken, '--key-type', 'ec', '--state', c.state], exit: 1, stderrLines: 2, stderr: /host name cmg\.invalid not found/ },
   {
     name: 'device: renew with a saved http:// URL of another machine is refused',
     tool: 'client',
-    before: (c) => runExpecting(0, 'client', ['register', '--url', c.url, '--regtoken', bulkToken, '--state', c.state], c).then(() => {
+    before: (c) => runExpecting(0, 'client', ['register', '--url', c.url, '--regtoken', bulkToken, '--key-type', 'ec', '--state', c.state], c).then(() => {
       const file = join(c.state, 'token.json');
       writeFileSync(file, readFileSync(file, 'utf8').replace(/"url": "[^"]*"/, '"url": "http://cmg.example.com/"'));
     }),
@@ -271,11 +271,11 @@ const rows: Row[] = [
   {
     name: 'device: register sends its name, OS and version (the stand-in echoes the description)',
     tool: 'client',
-    args: (c) => ['register', '--url', c.url.replace(/\/row-/, '/describe-'), '--regtoken', bulkToken, '--name', 'laptop-7', '--state', c.state],
+    args: (c) => ['register', '--url', c.url.replace(/\/row-/, '/describe-'), '--regtoken', bulkToken, '--name', 'laptop-7', '--key-type', 'ec', '--state', c.state],
     exit: 0,
     stderrLines: 1,
     stdout: /^registered: device /,
-    stderr: /generating an RSA 2048 key/,
+    stderr: /generating an EC P-256 key/,
   },
 
   // Help: general, per command, Configuration Manager's /?, and the benches.

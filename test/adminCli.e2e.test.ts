@@ -219,7 +219,7 @@ describe('cmg-admin devices', () => {
 describe('a pending device and its approval', () => {
   it('run --once asks while pending (exit 3) and picks up the approval (exit 0)', async () => {
     const state = join(work, 'kiosk-1');
-    expect((await client('register', '--url', host.url, '--internal', '--wait', '0', '--name', 'kiosk-1', '--state', state)).code).toBe(3);
+    expect((await client('register', '--url', host.url, '--key-type', 'ec', '--internal', '--wait', '0', '--name', 'kiosk-1', '--state', state)).code).toBe(3);
     const stillPending = await client('run', '--once', '--state', state);
     expect({ code: stillPending.code, stderr: stillPending.stderr }).toEqual({ code: 3, stderr: expect.stringMatching(/still waiting for an administrator's approval/) });
     const deviceId = await deviceIdIn(state);
@@ -231,7 +231,7 @@ describe('a pending device and its approval', () => {
 
   it('run, staying up, keeps asking and picks up the approval without a restart', async () => {
     const state = join(work, 'kiosk-2');
-    expect((await client('register', '--url', host.url, '--internal', '--wait', '0', '--name', 'kiosk-2', '--state', state)).code).toBe(3);
+    expect((await client('register', '--url', host.url, '--key-type', 'ec', '--internal', '--wait', '0', '--name', 'kiosk-2', '--state', state)).code).toBe(3);
     const deviceId = await deviceIdIn(state);
     const child = spawn(process.execPath, [bin.client, 'run', '--poll', '1', '--state', state], { cwd: work, env: environment({}), stdio: ['ignore', 'pipe', 'pipe'] });
     const ended = new Promise<Ran>((done, fail) => collect(child, done, fail));
@@ -263,7 +263,7 @@ describe('revocation from the command line', () => {
 
   beforeAll(async () => {
     const created = await adminJson<{ token: string }>('tokens', 'new');
-    expect((await client('register', '--url', host.url, '--regtoken', created.token, '--name', 'desk-9', '--state', state())).code).toBe(0);
+    expect((await client('register', '--url', host.url, '--key-type', 'ec', '--regtoken', created.token, '--name', 'desk-9', '--state', state())).code).toBe(0);
     deviceId = await deviceIdIn(state());
   });
 
@@ -304,7 +304,7 @@ describe('revocation from the command line', () => {
     expect(reset.code).toBe(0);
     expect(reset.stdout).toContain(`of device ${deviceId} are gone`);
     const created = await adminJson<{ token: string }>('tokens', 'new');
-    expect((await client('register', '--url', host.url, '--regtoken', created.token, '--name', 'desk-9', '--state', state())).code).toBe(0);
+    expect((await client('register', '--url', host.url, '--key-type', 'ec', '--regtoken', created.token, '--name', 'desk-9', '--state', state())).code).toBe(0);
     expect(await deviceIdIn(state())).not.toBe(deviceId);
     expect(sha1Of(state())).not.toBe(oldSha1);
   });
@@ -320,7 +320,7 @@ describe('cmg-admin against a Microsoft Entra tenant (fake az, fake tenant keys)
 
   it('signs in through the Azure CLI for --audience, and the service records the Entra user as the actor', async () => {
     const state = join(work, 'kiosk-3');
-    expect((await client('register', '--url', host.url, '--internal', '--wait', '0', '--name', 'kiosk-3', '--state', state)).code).toBe(3);
+    expect((await client('register', '--url', host.url, '--key-type', 'ec', '--internal', '--wait', '0', '--name', 'kiosk-3', '--state', state)).code).toBe(3);
     const deviceId = await deviceIdIn(state);
     const approved = await run('admin', ['devices', 'approve', deviceId, '--url', host.url, '--audience', audience, '--tenant', tenant], { env: entraEnv('admin') });
     expect({ code: approved.code, stderr: approved.stderr }).toEqual({ code: 0, stderr: '' });

@@ -92,7 +92,7 @@ describe('cmg-client against npm start', () => {
   it('run --once renews a token whose renewAfter has passed, and leaves a fresh one alone', async () => {
     const { token } = await admin('POST', 'bulk-tokens', {});
     const state = stateDir();
-    await client('register', '--url', host.url, '--regtoken', String(token), '--state', state);
+    await client('register', '--url', host.url, '--key-type', 'ec', '--regtoken', String(token), '--state', state);
     const tokenFile = join(state, 'token.json');
     const before = JSON.parse(readFileSync(tokenFile, 'utf8')) as { token: string; renewAfter: string };
     const untouched = await client('run', '--once', '--state', state);
@@ -109,7 +109,7 @@ describe('cmg-client against npm start', () => {
 
   it('an internal registration waits while approval is pending (exit 3), then gets its token once approved', async () => {
     const state = stateDir();
-    const pending = await client('register', '--url', host.url, '--internal', '--state', state, '--wait', '1');
+    const pending = await client('register', '--url', host.url, '--key-type', 'ec', '--internal', '--state', state, '--wait', '1');
     expect(pending.code).toBe(3);
     expect(pending.stderr).toMatch(/still waiting for an administrator's approval/);
     const { items } = (await admin('GET', 'devices?status=pending')) as { items: Array<{ deviceId: string }> };
@@ -121,7 +121,7 @@ describe('cmg-client against npm start', () => {
     const authenticate = await client('authenticate', '--state', state);
     expect(authenticate).toMatchObject({ code: 3, stderr: expect.stringMatching(/^cmg-client: device [0-9a-f-]{36} is still waiting for an administrator's approval .*\n$/) });
     await admin('POST', `devices/${items[0]?.deviceId}/approve`);
-    const registered = await client('register', '--url', host.url, '--internal', '--state', state);
+    const registered = await client('register', '--url', host.url, '--key-type', 'ec', '--internal', '--state', state);
     expect(registered.code).toBe(0);
     expect(registered.stdout).toContain(items[0]?.deviceId);
     expect((await client('status', '--state', state)).code).toBe(0);

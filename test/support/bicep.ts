@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { accessSync, chmodSync, constants, existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { isFile, onPath } from './toolLookup.js';
 
 /**
  * Finding and running the Bicep CLI for test/infra.bicep.test.ts. The version .ci/run restores
@@ -16,14 +17,6 @@ export interface BicepCli {
   path: string;
   /** Where it was found, for the log line: BICEP_PATH, PATH, az, NuGet. */
   source: string;
-}
-
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -50,17 +43,8 @@ export function findBicep(env: NodeJS.ProcessEnv = process.env): BicepCli | unde
     if (!isFile(explicit)) throw new Error(`BICEP_PATH=${explicit} is not a file`);
     return { path: executable(explicit), source: 'BICEP_PATH' };
   }
-  for (const dir of (env.PATH ?? '').split(delimiter).filter((entry) => entry !== '')) {
-    const candidate = join(dir, 'bicep');
-    if (isFile(candidate)) {
-      try {
-        accessSync(candidate, constants.X_OK);
-        return { path: candidate, source: 'PATH' };
-      } catch {
-        // Not executable: keep looking, like a shell would.
-      }
-    }
-  }
+  const found = onPath('bicep', env);
+  if (found) return { path: found, source: 'PATH' };
   const home = env.HOME ?? homedir();
   const azCopy = join(home, '.azure', 'bin', 'bicep');
   if (isFile(azCopy)) return { path: executable(azCopy), source: 'az (~/.azure/bin)' };

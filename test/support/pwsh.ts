@@ -1,6 +1,7 @@
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { isExecutableFile, isFile, onPath } from './toolLookup.js';
 
 /**
  * Finding PowerShell and Pester for test/powershell.module.test.ts. The versions .ci/run installs:
@@ -20,23 +21,6 @@ export interface Found {
   source: string;
 }
 
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return isFile(path);
-  } catch {
-    return false;
-  }
-}
-
 /**
  * In order: PWSH_PATH (naming a missing file is an error, not a reason to look elsewhere), the
  * tool path .ci/run installs to (CMG_PWSH_DIR, by default ~/.cache/cmg-pwsh), `pwsh` on PATH.
@@ -44,17 +28,14 @@ function isExecutable(path: string): boolean {
 export function findPwsh(env: NodeJS.ProcessEnv = process.env): Found | undefined {
   const explicit = env.PWSH_PATH;
   if (explicit) {
-    if (!isExecutable(explicit)) throw new Error(`PWSH_PATH=${explicit} is not an executable file`);
+    if (!isExecutableFile(explicit)) throw new Error(`PWSH_PATH=${explicit} is not an executable file`);
     return { path: explicit, source: 'PWSH_PATH' };
   }
   const toolDir = env.CMG_PWSH_DIR ?? join(env.HOME ?? homedir(), '.cache', 'cmg-pwsh');
   const tool = join(toolDir, 'pwsh');
-  if (isExecutable(tool)) return { path: tool, source: `dotnet tool (${toolDir})` };
-  for (const dir of (env.PATH ?? '').split(delimiter).filter((entry) => entry !== '')) {
-    const candidate = join(dir, 'pwsh');
-    if (isExecutable(candidate)) return { path: candidate, source: 'PATH' };
-  }
-  return undefined;
+  if (isExecutableFile(tool)) return { path: tool, source: `dotnet tool (${toolDir})` };
+  const found = onPath('pwsh', env);
+  return found ? { path: found, source: 'PATH' } : undefined;
 }
 
 /** PESTER_PATH (a Pester.psd1), else the NuGet packages folder (NUGET_PACKAGES or ~/.nuget/packages). */

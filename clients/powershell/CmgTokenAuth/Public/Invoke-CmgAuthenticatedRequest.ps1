@@ -52,14 +52,9 @@ function Invoke-CmgAuthenticatedRequest {
         [Parameter(Mandatory = $true, ParameterSetName = 'Headers')][switch]$HeadersOnly
     )
     try {
-        $tokenState = Read-CmgState -Name 'token'
-        if ($null -eq $tokenState -or $tokenState.status -ne 'active') {
-            throw (New-CmgErrorRecord -Code 'not_registered' -Detail 'the device holds no device token; run Register-CmgDevice first' -Category ([System.Management.Automation.ErrorCategory]::ObjectNotFound))
-        }
-        $identity = Get-CmgIdentity
-        if ($null -eq $identity) {
-            throw (New-CmgErrorRecord -Code 'identity_missing' -Detail 'the device holds a token but no key; run Reset-CmgDevice and register again' -Category ([System.Management.Automation.ErrorCategory]::ObjectNotFound))
-        }
+        $registered = Get-CmgRegisteredDevice
+        $tokenState = $registered.TokenState
+        $identity = $registered.Identity
         $url = Resolve-CmgServiceUrl -ServiceUrl $tokenState.serviceUrl -AllowHttp:([bool]$tokenState.allowHttp)
         if ($PSCmdlet.ParameterSetName -eq 'Service') {
             $answer = (Invoke-CmgDeviceCall -ServiceUrl $url -Route 'authenticate' -Identity $identity -BearerToken $tokenState.token).Answer

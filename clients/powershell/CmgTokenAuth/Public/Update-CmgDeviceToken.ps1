@@ -30,14 +30,9 @@ function Update-CmgDeviceToken {
     [OutputType('CmgTokenAuth.DeviceStatus')]
     param([switch]$Force)
     try {
-        $tokenState = Read-CmgState -Name 'token'
-        if ($null -eq $tokenState -or $tokenState.status -ne 'active') {
-            throw (New-CmgErrorRecord -Code 'not_registered' -Detail 'the device holds no device token; run Register-CmgDevice first' -Category ([System.Management.Automation.ErrorCategory]::ObjectNotFound))
-        }
-        $identity = Get-CmgIdentity
-        if ($null -eq $identity) {
-            throw (New-CmgErrorRecord -Code 'identity_missing' -Detail 'the device holds a token but no key; run Reset-CmgDevice and register again' -Category ([System.Management.Automation.ErrorCategory]::ObjectNotFound))
-        }
+        $registered = Get-CmgRegisteredDevice
+        $tokenState = $registered.TokenState
+        $identity = $registered.Identity
         $now = [System.DateTimeOffset]::UtcNow
         if (-not $Force) {
             $reason = $null

@@ -80,7 +80,7 @@ import { dumpTables } from './support/tables.js';
  * Seeded and reproducible: the base seed (printed; FUZZ_SEED overrides) is mixed with each
  * endpoint's name, so endpoints with the same plan shapes still get different inputs. To
  * replay a failure: the same FUZZ_SEED, `-t '<endpoint>'`, and FUZZ_PATH from the
- * counterexample. FUZZ_RUNS changes the 1,000 cases per endpoint. Key material is made per
+ * counterexample. FUZZ_RUNS changes the 600 cases per endpoint. Key material is made per
  * run, so a replay repeats the inputs' structure, not their bytes.
  */
 

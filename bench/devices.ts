@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createECDH, createHash, createPrivateKey, sign, webcrypto, type JsonWebKey } from 'node:crypto';
+import { createECDH, createHash, createPrivateKey, createPublicKey, sign, webcrypto, type JsonWebKey } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { decodeProtectedHeader, decodeJwt } from 'jose';
 import { signProof, type DeviceIdentity } from '../cli/device/identity.js';
@@ -39,7 +39,7 @@ const webAlgorithms = {
 export async function seededDevice(random: SeededRandom, label: string, keyType: BenchKeyType = 'rsa', key?: JsonWebKey): Promise<BenchDevice> {
   // `key`: another device's private key, for a new certificate (and so a new device) on a known key.
   const privateJwk = key ?? (keyType === 'rsa' ? seededRsaKey(random).export({ format: 'jwk' }) : seededEcJwk(random));
-  const publicJwk = keyType === 'rsa' ? { kty: 'RSA', n: privateJwk.n, e: privateJwk.e } : { kty: 'EC', crv: 'P-256', x: privateJwk.x, y: privateJwk.y };
+  const publicJwk = createPublicKey({ key: privateJwk, format: 'jwk' }).export({ format: 'jwk' });
   const algorithm = webAlgorithms[keyType];
   const keys = {
     privateKey: await webcrypto.subtle.importKey('jwk', privateJwk, algorithm, false, ['sign']),
@@ -101,7 +101,7 @@ export function athOf(bearerToken: string): string {
  */
 export function fastProof(
   device: BenchDevice,
-  claims: { htm: string; htu: string; iat: number; jti: string; ath?: string },
+  claims: { htm: string; htu: string; iat: number; jti: string; ath?: string | undefined },
 ): string {
   const ordered = { htm: claims.htm, htu: claims.htu, iat: claims.iat, jti: claims.jti, ...(claims.ath === undefined ? {} : { ath: claims.ath }) };
   const signingInput = `${device.proofHeader}.${Buffer.from(JSON.stringify(ordered)).toString('base64url')}`;

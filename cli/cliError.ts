@@ -16,9 +16,9 @@ export interface CliErrorDetails {
   /** What to do about it; printed after the message, on the same line. */
   hint?: string;
   /** The service's HTTP status, when it answered. */
-  status?: number;
+  status?: number | undefined;
   /** The service's problem code (`token_expired`, …), when it answered with one. */
-  code?: string;
+  code?: string | undefined;
   cause?: unknown;
 }
 

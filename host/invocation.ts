@@ -99,7 +99,7 @@ export async function invokeAsWorker(
   try {
     result = await invocationModel.invokeFunction(context, inputs, registration.handler);
   } finally {
-    coreContext.state = undefined;
+    delete coreContext.state;
   }
   return invocationModel.getResponse(context, result);
 }

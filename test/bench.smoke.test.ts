@@ -38,7 +38,7 @@ const tables: Record<Part, { header: string; rows: number }> = {
   startup: { header: 'measurement', rows: 13 },
   // Before, and at least one checkpoint.
   soak: { header: 'checkpoint', rows: 2 },
-  attackCost: { header: 'request (all refused)', rows: 7 },
+  attackCost: { header: 'request (all refused)', rows: 8 },
   // The unlimited run, then 1 and 2 shards.
   throttled: { header: 'REPLAY_SHARDS', rows: 3 },
   // Registration, two renewals, three authenticate rows at one concurrency level.

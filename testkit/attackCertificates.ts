@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { generateKeyPairSync, generatePrimeSync, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, generatePrimeSync, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import type { DeviceIdentity } from '../cli/device/identity.js';
 import { gcd, rsaKeyFromPrimes } from './seededRsa.js';
@@ -45,7 +45,7 @@ export async function rsaIdentity(privateKey: KeyObject, options: { validDays?: 
   const algorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   const keys = {
     privateKey: await webcrypto.subtle.importKey('jwk', privateJwk, algorithm, false, ['sign']),
-    publicKey: await webcrypto.subtle.importKey('jwk', { kty: 'RSA', n: privateJwk.n, e: privateJwk.e }, algorithm, true, ['verify']),
+    publicKey: await webcrypto.subtle.importKey('jwk', createPublicKey(privateKey).export({ format: 'jwk' }), algorithm, true, ['verify']),
   };
   const notBefore = options.notBefore ?? new Date(Date.now() - 5 * 60_000);
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({

@@ -154,7 +154,7 @@ export class AuditTrail {
     what: { action: AuditAction; target: AuditTarget; details?: AuditDetails },
     act: () => Promise<ActionResult<T>>,
   ): Promise<T> {
-    const attempt = this.entry(call, what.action, 'attempted', { target: what.target, details: what.details });
+    const attempt = this.entry(call, what.action, 'attempted', { target: what.target, ...(what.details === undefined ? {} : { details: what.details }) });
     try {
       await this.store.insert(attempt);
     } catch (error) {

@@ -179,7 +179,7 @@ function fromEntity(entity: AuditEntity): AuditEntry {
     ...(entity.targetKind === undefined || entity.targetId === undefined
       ? {}
       : { target: { kind: entity.targetKind as 'bulk-token' | 'device', id: entity.targetId } }),
-    ...(entity.details === undefined ? {} : { details: JSON.parse(entity.details) as AuditEntry['details'] }),
+    ...(entity.details === undefined ? {} : { details: JSON.parse(entity.details) as NonNullable<AuditEntry['details']> }),
     ...(entity.invocationId === undefined ? {} : { invocationId: entity.invocationId }),
   };
 }

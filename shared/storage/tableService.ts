@@ -83,7 +83,8 @@ const attemptTimeout: PipelinePolicy = {
       clearTimeout(timer);
       callerSignal?.removeEventListener('abort', abort);
       // The retry policy sends this same request again: each attempt gets a fresh limit.
-      request.abortSignal = callerSignal;
+      if (callerSignal) request.abortSignal = callerSignal;
+      else delete request.abortSignal;
     }
   },
 };

@@ -34,8 +34,8 @@ export type Operation = 'get' | 'list' | 'sign';
 
 export interface StandInOptions {
   keyName?: string;
-  /** RSA 2048 or EC (P-256 unless `curve` says otherwise). */
-  keyType?: StandInKeyType;
+  /** RSA 2048 or EC (P-256 unless `curve` says otherwise); RSA when absent or undefined. */
+  keyType?: StandInKeyType | undefined;
   /** Only to test that other curves are refused: P-384 keys are listed and read, never sign. */
   curve?: StandInCurve;
   /** Time source for `createdOn` defaults, seconds since the epoch (a test clock). */
@@ -154,7 +154,7 @@ export class KeyVaultStandIn {
 
   /** Creates a new version (the newest) and returns its version id. */
   rotate(options: VersionOptions = {}): string {
-    const keyType = options.keyType ?? this.options.keyType;
+    const keyType = options.keyType ?? this.options.keyType ?? 'RSA';
     const curve = keyType === 'EC' ? (options.curve ?? this.options.curve ?? 'P-256') : undefined;
     const privateKey =
       keyType === 'EC'

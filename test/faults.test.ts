@@ -286,16 +286,9 @@ describe('Key Vault throttled, failing or slow', () => {
   beforeAll(async () => {
     clock = new TestClock();
     standIn = await KeyVaultStandIn.start({ keyType: 'RSA', createdOn: clock.now() - 365 * 86_400, now: () => clock.now() });
-    const signer = await KeyVaultSigner.create({
-      vaultUrl: standIn.url,
-      keyName: standIn.keyName,
-      credential: standIn.credential,
-      refreshIntervalSeconds: 60,
-      clock,
-      operationTimeoutMs,
-      clientOptions: { ...standIn.clientOptions(), retryOptions: { maxRetries: 2, retryDelayInMs: 10, maxRetryDelayInMs: 50 } },
-      warn: () => undefined,
-    });
+    const signer = await KeyVaultSigner.create(
+      standIn.signerOptions({ clock, refreshIntervalSeconds: 60, operationTimeoutMs, retryOptions: { maxRetries: 2, retryDelayInMs: 10, maxRetryDelayInMs: 50 } }),
+    );
     // The renewer renews in every scenario within one frozen hour; pacing is fleet.test.ts's.
     services = await installTestServices({ env: { TOKEN_ISSUE_BURST: '1000' }, overrides: { clock, signer } });
     const created = await invoke(createBulkToken, { path: '/api/bulk-tokens', headers: bearer(testAdminKey), body: { lifetimeMinutes: 10_080 } });

@@ -408,15 +408,9 @@ describe('token pacing, with the Key Vault stand-in signing', () => {
   beforeAll(async () => {
     clock = new TestClock();
     standIn = await KeyVaultStandIn.start({ keyType: 'RSA', createdOn: clock.now() - 365 * day, now: () => clock.now() });
-    const signer = await KeyVaultSigner.create({
-      vaultUrl: standIn.url,
-      keyName: standIn.keyName,
-      credential: standIn.credential,
-      refreshIntervalSeconds: 60,
-      clock,
-      clientOptions: { ...standIn.clientOptions(), retryOptions: { maxRetries: 1, retryDelayInMs: 20, maxRetryDelayInMs: 100 } },
-      warn: () => undefined,
-    });
+    const signer = await KeyVaultSigner.create(
+      standIn.signerOptions({ clock, refreshIntervalSeconds: 60, retryOptions: { maxRetries: 1, retryDelayInMs: 20, maxRetryDelayInMs: 100 } }),
+    );
     services = await installTestServices({ overrides: { clock, signer } });
     bulk = await bulkToken();
   });

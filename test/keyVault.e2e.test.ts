@@ -26,15 +26,9 @@ describe.each<StandInKeyType>(['RSA', 'EC'])('with a Key Vault %s key', (keyType
   beforeAll(async () => {
     clock = new TestClock();
     standIn = await KeyVaultStandIn.start({ keyType, createdOn: yearAgo(clock), now: () => clock.now() });
-    const signer = await KeyVaultSigner.create({
-      vaultUrl: standIn.url,
-      keyName: standIn.keyName,
-      credential: standIn.credential,
-      refreshIntervalSeconds,
-      clock,
-      clientOptions: { ...standIn.clientOptions(), retryOptions: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 100 } },
-      warn: () => undefined,
-    });
+    const signer = await KeyVaultSigner.create(
+      standIn.signerOptions({ clock, refreshIntervalSeconds, retryOptions: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 100 } }),
+    );
     await installTestServices({ overrides: { clock, signer } });
   });
 

@@ -39,16 +39,7 @@ async function startStandIn(options: StandInOptions = {}): Promise<KeyVaultStand
 }
 
 function signerOptions(standIn: KeyVaultStandIn, clock: TestClock, extra: Partial<KeyVaultSignerOptions> = {}): KeyVaultSignerOptions {
-  return {
-    vaultUrl: standIn.url,
-    keyName: standIn.keyName,
-    credential: standIn.credential,
-    refreshIntervalSeconds,
-    clock,
-    clientOptions: standIn.clientOptions(),
-    warn: () => undefined,
-    ...extra,
-  };
+  return standIn.signerOptions({ clock, refreshIntervalSeconds, ...extra });
 }
 
 /** A stand-in whose first version is a year old (so it is active), and a signer on it. */

@@ -18,6 +18,7 @@ import { Agent, createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import type { KeyClientOptions } from '@azure/keyvault-keys';
+import type { KeyVaultSignerOptions } from '../../shared/signing/keyVaultSigner.js';
 
 /**
  * A local HTTPS server speaking the subset of the Key Vault keys REST API that the real
@@ -144,6 +145,25 @@ export class KeyVaultStandIn {
    * Options for KeyClient/CryptographyClient: trust this server's certificate (this agent
    * only), accept its local challenge resource, and retry quickly so tests do not wait.
    */
+  /**
+   * A KeyVaultSigner's options on this vault: its URL, key, credential and HTTPS agent, no
+   * warnings printed; `retryOptions` replaces the client's fast test retries, and the rest of
+   * `options` (clock, refresh interval, timeouts, alg) is the signer's own.
+   */
+  signerOptions(
+    options: Pick<KeyVaultSignerOptions, 'clock' | 'refreshIntervalSeconds'> & Partial<KeyVaultSignerOptions> & { retryOptions?: KeyClientOptions['retryOptions'] },
+  ): KeyVaultSignerOptions {
+    const { retryOptions, ...signer } = options;
+    return {
+      vaultUrl: this.url,
+      keyName: this.keyName,
+      credential: this.credential,
+      clientOptions: { ...this.clientOptions(), ...(retryOptions ? { retryOptions } : {}) },
+      warn: () => undefined,
+      ...signer,
+    };
+  }
+
   clientOptions(): KeyClientOptions {
     return {
       agent: this.agent,

@@ -754,15 +754,9 @@ describe('hostile input: proofs, keys, revocation, networks', () => {
       // Two instances, each with its own signer and caches, as two Functions workers have.
       instances = await Promise.all(
         [0, 1].map(async () => {
-          const signer = await KeyVaultSigner.create({
-            vaultUrl: standIn.url,
-            keyName: standIn.keyName,
-            credential: standIn.credential,
-            refreshIntervalSeconds,
-            clock,
-            clientOptions: { ...standIn.clientOptions(), retryOptions: { maxRetries: 1, retryDelayInMs: 20, maxRetryDelayInMs: 50 } },
-            warn: () => undefined,
-          });
+          const signer = await KeyVaultSigner.create(
+            standIn.signerOptions({ clock, refreshIntervalSeconds, retryOptions: { maxRetries: 1, retryDelayInMs: 20, maxRetryDelayInMs: 50 } }),
+          );
           return createServices(services.config, { clock, signer, admin: services.admin });
         }),
       );
@@ -933,20 +927,33 @@ describe('hostile input: proofs, keys, revocation, networks', () => {
   });
 });
 
+/** A saved device token for the state-folder attacks: what the folder's guard protects. */
+const tokenState = {
+  url: 'http://127.0.0.1:1/',
+  deviceId: '7d3f4a52-1111-4222-8333-944455566677',
+  token: 'a.b.c',
+  expiresAt: '2030-01-01T00:00:00.000Z',
+  renewAfter: '2029-11-01T00:00:00.000Z',
+  registration: 'bulk' as const,
+};
+
+/** How cmg-client reports a refused state folder: an Error, shown as one line. */
+async function stateRefusal(attempt: Promise<unknown>): Promise<string> {
+  const error = await attempt.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(Error);
+  const line = errorLine('cmg-client', error);
+  expect(line).not.toContain('\n');
+  return line;
+}
+
 describe('hostile input: device state folder', () => {
   // cmg-client keeps the device key and token in its state folder. Whoever can write there
   // can swap them, so a folder writable by group or others, or owned by another user, is
   // refused with one line; a folder cmg-client creates is 0700; an existing folder's mode is
   // never changed (it used to be chmod-ed to 0700: `--state /tmp` would lock /tmp).
-  const tokenState = {
-    url: 'http://127.0.0.1:1/',
-    deviceId: '7d3f4a52-1111-4222-8333-944455566677',
-    token: 'a.b.c',
-    expiresAt: '2030-01-01T00:00:00.000Z',
-    renewAfter: '2029-11-01T00:00:00.000Z',
-    registration: 'bulk' as const,
-  };
-
   function folder(mode: number, files: Record<string, string> = {}): string {
     const dir = join(mkdtempSync(join(tmpdir(), 'cmg-state-attack-')), 'state');
     mkdirSync(dir);
@@ -957,17 +964,6 @@ describe('hostile input: device state folder', () => {
 
   function modeOf(dir: string): number {
     return statSync(dir).mode & 0o7777;
-  }
-
-  async function refusal(attempt: Promise<unknown>): Promise<string> {
-    const error = await attempt.then(
-      () => undefined,
-      (caught: unknown) => caught,
-    );
-    expect(error).toBeInstanceOf(Error);
-    const line = errorLine('cmg-client', error);
-    expect(line).not.toContain('\n');
-    return line;
   }
 
   it('a folder cmg-client creates is 0700, parents included, whatever the umask', async () => {
@@ -993,7 +989,7 @@ describe('hostile input: device state folder', () => {
 
   it('a shared folder (1777, holding another file) is refused with one line, left as it was, nothing written', async () => {
     const dir = folder(0o1777, { 'someone-elses-file': 'x' });
-    const line = await refusal(new DeviceState(dir).saveToken(tokenState));
+    const line = await stateRefusal(new DeviceState(dir).saveToken(tokenState));
     expect(line).toMatch(/^cmg-client: refusing the state folder: .* is writable by group and others \(mode 1777\)/);
     expect(modeOf(dir)).toBe(0o1777);
     expect(readdirSync(dir)).toEqual(['someone-elses-file']);
@@ -1001,7 +997,7 @@ describe('hostile input: device state folder', () => {
 
   it('a group-writable folder (0770) is refused, left as it was, nothing written', async () => {
     const dir = folder(0o770);
-    const line = await refusal(new DeviceState(dir).saveToken(tokenState));
+    const line = await stateRefusal(new DeviceState(dir).saveToken(tokenState));
     expect(line).toMatch(/is writable by group \(mode 0770\)/);
     expect(modeOf(dir)).toBe(0o770);
     expect(readdirSync(dir)).toEqual([]);
@@ -1009,7 +1005,7 @@ describe('hostile input: device state folder', () => {
 
   it('a token planted in a folder writable by others is not read', async () => {
     const dir = folder(0o777, { 'token.json': JSON.stringify(tokenState) });
-    const line = await refusal(new DeviceState(dir).loadToken());
+    const line = await stateRefusal(new DeviceState(dir).loadToken());
     expect(line).toMatch(/refusing the state folder: .* writable by group and others/);
   });
 
@@ -1020,7 +1016,7 @@ describe('hostile input: device state folder', () => {
     const dir = isRoot ? folder(0o755) : '/usr';
     if (isRoot) chownSync(dir, 65534, 65534);
     const before = statSync(dir);
-    const line = await refusal(new DeviceState(dir).saveToken(tokenState));
+    const line = await stateRefusal(new DeviceState(dir).saveToken(tokenState));
     expect(line).toMatch(/refusing the state folder: .* belongs to user \d+, not to this user/);
     const after = statSync(dir);
     expect({ uid: after.uid, mode: after.mode }).toEqual({ uid: before.uid, mode: before.mode });
@@ -1155,15 +1151,7 @@ describe('attack review: token pacing (docs/protocol.md, fleet operations)', () 
   beforeAll(async () => {
     clock = new TestClock(services.clock.now());
     standIn = await KeyVaultStandIn.start({ keyType: 'RSA', createdOn: clock.now() - 365 * day, now: () => clock.now() });
-    const signer = await KeyVaultSigner.create({
-      vaultUrl: standIn.url,
-      keyName: standIn.keyName,
-      credential: standIn.credential,
-      refreshIntervalSeconds: 3600,
-      clock,
-      clientOptions: standIn.clientOptions(),
-      warn: () => undefined,
-    });
+    const signer = await KeyVaultSigner.create(standIn.signerOptions({ clock, refreshIntervalSeconds: 3600 }));
     instance = await createServices(testConfig({ TOKEN_ISSUE_BURST: String(burst), TOKEN_ISSUE_WINDOW_MINUTES: String(windowMinutes) }), { clock, signer, admin: services.admin });
   }, 60_000);
 
@@ -1371,24 +1359,6 @@ describe('attack review: forged list continuations', () => {
 describe('attack review: a state folder reached through a folder others can write', () => {
   // Whoever can write to any folder on the way to the state folder can swap what comes after
   // it (a symlink, or the folder itself), so every folder from the state folder up is checked.
-  const tokenState = {
-    url: 'http://127.0.0.1:1/',
-    deviceId: '7d3f4a52-1111-4222-8333-944455566677',
-    token: 'a.b.c',
-    expiresAt: '2030-01-01T00:00:00.000Z',
-    renewAfter: '2029-11-01T00:00:00.000Z',
-    registration: 'bulk' as const,
-  };
-
-  async function refusal(attempt: Promise<unknown>): Promise<string> {
-    const error = await attempt.then(
-      () => undefined,
-      (caught: unknown) => caught,
-    );
-    expect(error).toBeInstanceOf(Error);
-    return errorLine('cmg-client', error);
-  }
-
   /** base/ (0700) holding a private state folder base/real/state and a folder base/shared of `mode`. */
   function layout(sharedMode: number): { base: string; real: string; shared: string } {
     const base = mkdtempSync(join(tmpdir(), 'cmg-state-parents-'));
@@ -1404,7 +1374,7 @@ describe('attack review: a state folder reached through a folder others can writ
   it('a symlink to a private state folder, inside a world-writable non-sticky folder: refused naming that folder, nothing written', async () => {
     const { real, shared } = layout(0o777);
     symlinkSync(real, join(shared, 'link'));
-    const line = await refusal(new DeviceState(join(shared, 'link')).saveToken(tokenState));
+    const line = await stateRefusal(new DeviceState(join(shared, 'link')).saveToken(tokenState));
     expect(line).toMatch(new RegExp(`refusing the state folder: .*${shared.replace(/[/.]/g, '\\$&')} .*writable by group and others \\(mode 0777\\)`));
     expect(readdirSync(real)).toEqual([]);
   });
@@ -1413,14 +1383,14 @@ describe('attack review: a state folder reached through a folder others can writ
     const { real, shared } = layout(0o777);
     writeFileSync(join(real, 'token.json'), JSON.stringify(tokenState), { mode: 0o600 });
     symlinkSync(real, join(shared, 'link'));
-    expect(await refusal(new DeviceState(join(shared, 'link')).loadToken())).toMatch(/refusing the state folder: .*writable by group and others/);
+    expect(await stateRefusal(new DeviceState(join(shared, 'link')).loadToken())).toMatch(/refusing the state folder: .*writable by group and others/);
   });
 
   it('a private state folder inside a world-writable non-sticky folder (no symlink): refused', async () => {
     const { shared } = layout(0o777);
     const dir = join(shared, 'state');
     mkdirSync(dir, { mode: 0o700 });
-    expect(await refusal(new DeviceState(dir).saveToken(tokenState))).toMatch(/refusing the state folder: .*writable by group and others \(mode 0777\)/);
+    expect(await stateRefusal(new DeviceState(dir).saveToken(tokenState))).toMatch(/refusing the state folder: .*writable by group and others \(mode 0777\)/);
     expect(readdirSync(dir)).toEqual([]);
   });
 
@@ -1429,12 +1399,12 @@ describe('attack review: a state folder reached through a folder others can writ
     const dir = join(shared, 'mine', 'state');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(join(shared, 'mine'), 0o700);
-    expect(await refusal(new DeviceState(dir).saveToken(tokenState))).toMatch(/writable by group \(mode 0775\)/);
+    expect(await stateRefusal(new DeviceState(dir).saveToken(tokenState))).toMatch(/writable by group \(mode 0775\)/);
   });
 
   it('a state folder to be created inside a world-writable non-sticky folder: refused, nothing created', async () => {
     const { shared } = layout(0o777);
-    expect(await refusal(new DeviceState(join(shared, 'new', 'state')).saveToken(tokenState))).toMatch(/writable by group and others/);
+    expect(await stateRefusal(new DeviceState(join(shared, 'new', 'state')).saveToken(tokenState))).toMatch(/writable by group and others/);
     expect(readdirSync(shared)).toEqual([]);
   });
 
@@ -1445,7 +1415,7 @@ describe('attack review: a state folder reached through a folder others can writ
     // The symlink's owner may replace it in a sticky folder: as root, hand it to "nobody".
     if (process.getuid?.() !== 0) return;
     lchownSync(link, 65534, 65534);
-    expect(await refusal(new DeviceState(link).saveToken(tokenState))).toMatch(/refusing the state folder: .*link.* belongs to user 65534/);
+    expect(await stateRefusal(new DeviceState(link).saveToken(tokenState))).toMatch(/refusing the state folder: .*link.* belongs to user 65534/);
   });
 
   it('a state folder inside a sticky world-writable folder owned by another user (its owner may replace it): refused', async () => {
@@ -1454,7 +1424,7 @@ describe('attack review: a state folder reached through a folder others can writ
     chownSync(shared, 65534, 65534);
     const dir = join(shared, 'state');
     mkdirSync(dir, { mode: 0o700 });
-    expect(await refusal(new DeviceState(dir).saveToken(tokenState))).toMatch(/belongs to user 65534/);
+    expect(await stateRefusal(new DeviceState(dir).saveToken(tokenState))).toMatch(/belongs to user 65534/);
   });
 
   it('a private state folder under the root-owned sticky temporary folder, or reached by a private symlink: accepted', async () => {

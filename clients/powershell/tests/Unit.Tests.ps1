@@ -20,6 +20,16 @@ BeforeAll {
         $now = [System.DateTimeOffset]::UtcNow
         '{{"deviceId":"0b7e2c4a-0000-8000-8000-000000000001","token":"{0}","expiresAt":"{1}","renewAfter":"{2}"}}' -f $Token, $now.AddDays(90).ToString('o'), $now.AddDays($RenewInDays).ToString('o')
     }
+    function Set-FakeRenewalDue {
+        # The saved token's renewAfter a minute ago, written through the module's own state code.
+        $state = Get-Content -Raw (Join-Path $env:CMG_TOKEN_AUTH_STATE_DIR 'token.json') | ConvertFrom-Json
+        $state.renewAfter = [System.DateTimeOffset]::UtcNow.AddMinutes(-1).ToString('o')
+        InModuleScope CmgTokenAuth -Parameters @{ State = $state } {
+            $table = [ordered]@{}
+            foreach ($p in $State.PSObject.Properties) { $table[$p.Name] = $p.Value }
+            Save-CmgState -Name 'token' -State $table
+        }
+    }
     function New-FakeProblem {
         param([int]$Status, [string]$Code, [string]$Detail)
         '{{"type":"urn:cmg-token-auth:problem:{0}","title":"t","status":{1},"detail":"{2}","code":"{0}"}}' -f $Code, $Status, $Detail
@@ -255,14 +265,7 @@ Describe 'CmgTokenAuth without a service' {
 
         It 'renews by itself once renewAfter has passed' {
             Mock -ModuleName CmgTokenAuth Send-CmgHttpRequest { New-FakeAnswer -Status 200 -Body (New-FakeTokenBody) }
-            $path = Join-Path $env:CMG_TOKEN_AUTH_STATE_DIR 'token.json'
-            $state = Get-Content -Raw $path | ConvertFrom-Json
-            $state.renewAfter = [System.DateTimeOffset]::UtcNow.AddMinutes(-1).ToString('o')
-            InModuleScope CmgTokenAuth -Parameters @{ State = $state } {
-                $table = [ordered]@{}
-                foreach ($p in $State.PSObject.Properties) { $table[$p.Name] = $p.Value }
-                Save-CmgState -Name 'token' -State $table
-            }
+            Set-FakeRenewalDue
             (Get-CmgDeviceStatus).Status | Should -Be 'RenewalDue'
             (Update-CmgDeviceToken).Renewed | Should -BeTrue
             (Get-CmgDeviceStatus).Status | Should -Be 'Active'
@@ -274,14 +277,7 @@ Describe 'CmgTokenAuth without a service' {
             $next = (Get-CmgDeviceStatus).NextAttemptAfter
             ($next - [datetime]::UtcNow).TotalSeconds | Should -BeGreaterThan 890
             ($next - [datetime]::UtcNow).TotalSeconds | Should -BeLessOrEqual 900
-            $path = Join-Path $env:CMG_TOKEN_AUTH_STATE_DIR 'token.json'
-            $state = Get-Content -Raw $path | ConvertFrom-Json
-            $state.renewAfter = [System.DateTimeOffset]::UtcNow.AddMinutes(-1).ToString('o')
-            InModuleScope CmgTokenAuth -Parameters @{ State = $state } {
-                $table = [ordered]@{}
-                foreach ($p in $State.PSObject.Properties) { $table[$p.Name] = $p.Value }
-                Save-CmgState -Name 'token' -State $table
-            }
+            Set-FakeRenewalDue
             (Update-CmgDeviceToken).Renewed | Should -BeFalse
             Should -Invoke -ModuleName CmgTokenAuth Send-CmgHttpRequest -Times 1 -Exactly -ParameterFilter { $Uri -like '*/api/renew' }
         }

@@ -383,17 +383,8 @@ async function measureFloorParts(
   // At least as many as are in flight at once, so every count stays a whole round of callers.
   const scaled = (count: number) => Math.max(floorParallel, Math.ceil(count * scale));
   const samples = authenticateRequests(origin, devices, scaled(256), random, jtis).map((request) => {
-    const body = request.body as Buffer;
-    const proof = (JSON.parse(body.toString('utf8')) as { proof: string }).proof;
-    const token = (request.headers.authorization ?? '').slice('Bearer '.length);
-    const device = devices.find((candidate) => candidate.token === token) as BenchDevice;
-    const last = proof.lastIndexOf('.');
-    return {
-      body,
-      input: Buffer.from(proof.slice(0, last), 'ascii'),
-      signature: Buffer.from(proof.slice(last + 1), 'base64url'),
-      key: createPublicKey(device.identity.privateKey),
-    };
+    const { body, input, signature, device } = signedParts(request, devices);
+    return { body, input, signature, key: createPublicKey(device.identity.privateKey) };
   });
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const pick = (i: number) => samples[i % samples.length] as (typeof samples)[number];
@@ -524,17 +515,8 @@ async function verificationCeiling(
   const joseKey = await importJWK(jwk, jwk.alg);
 
   const samples = authenticateRequests(host.origin, devices, Math.max(16, Math.ceil(512 * scale)), random, jtis).map((request) => {
-    const token = (request.headers.authorization ?? '').slice('Bearer '.length);
-    const proof = (JSON.parse(String(request.body)) as { proof: string }).proof;
-    const device = devices.find((candidate) => candidate.token === token) as BenchDevice;
-    const last = proof.lastIndexOf('.');
-    return {
-      token,
-      input: Buffer.from(proof.slice(0, last), 'ascii'),
-      signature: Buffer.from(proof.slice(last + 1), 'base64url'),
-      der: device.identity.certificateDer,
-      deviceKey: createPublicKey(device.identity.privateKey),
-    };
+    const { token, input, signature, device } = signedParts(request, devices);
+    return { token, input, signature, der: device.identity.certificateDer, deviceKey: createPublicKey(device.identity.privateKey) };
   });
 
   const loop = async (check: (sample: (typeof samples)[number]) => boolean | Promise<boolean>) => {
@@ -558,4 +540,14 @@ async function verificationCeiling(
     return certificate.verify(certificate.publicKey) && verify('sha256', s.input, { key: certificate.publicKey, dsaEncoding: 'ieee-p1363' }, s.signature);
   });
   return { proofVerify, missPath };
+}
+
+/** A pre-signed authenticate request taken apart: its body, bearer token, the proof's signing input and signature, and its device. */
+function signedParts(request: LoadRequest, devices: BenchDevice[]) {
+  const body = request.body as Buffer;
+  const proof = (JSON.parse(body.toString('utf8')) as { proof: string }).proof;
+  const token = (request.headers.authorization ?? '').slice('Bearer '.length);
+  const device = devices.find((candidate) => candidate.token === token) as BenchDevice;
+  const last = proof.lastIndexOf('.');
+  return { body, token, input: Buffer.from(proof.slice(0, last), 'ascii'), signature: Buffer.from(proof.slice(last + 1), 'base64url'), device };
 }
